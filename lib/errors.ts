@@ -1,0 +1,105 @@
+/**
+ * Every error this library produces, by `code`. Match on `code`, not on the
+ * message: messages are for people and may change.
+ *
+ * | code | status | meaning |
+ * |---|---|---|
+ * | `invalid_options` | 500 | `relyingParty()` / `requiresAuth()` was called with invalid options, or mounted without being called |
+ * | `session_missing` | 500 | no `req.session`: `express-session` is not mounted before `relyingParty()` |
+ * | `not_mounted` | 500 | `requiresAuth()` ran on a request that did not pass `relyingParty()` |
+ * | `session_store_error` | 503 | the session store failed to load, regenerate or save the session |
+ * | `state_missing` | 400 | the callback carries no (or more than one) `state` parameter |
+ * | `state_unknown` | 400 | no pending login in this session matches `state`: forged, replayed, from another browser, or the session expired |
+ * | `login_expired` | 400 | the pending login is older than `loginTimeout` |
+ * | `access_denied` | 403 | the provider answered `error=access_denied` (the user declined, or policy refused) |
+ * | `authorization_error` | 400 | the provider answered the authorization request with another `error=` (see `providerError`) |
+ * | `callback_invalid` | 400 | the callback's parameters are wrong (no `code`, `iss` mismatch, …) |
+ * | `token_request_rejected` | 400 | the token endpoint refused the code (`invalid_grant`: used, expired or foreign code) |
+ * | `client_authentication_failed` | 500 | the token endpoint refused the client's credentials (`invalid_client`): check `clientId`/`clientSecret` |
+ * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `iss`, `aud`, `exp`, `iat` or `nonce` is wrong |
+ * | `provider_error` | 502 | the provider answered with a 5xx, garbage, or a response that is not OAuth-conformant |
+ * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
+ * | `provider_timeout` | 504 | the provider did not answer within `httpTimeout` |
+ * | `provider_response_too_large` | 502 | the provider's answer was larger than the response size cap |
+ */
+export const ErrorCodes = Object.freeze({
+  invalid_options: 'invalid_options',
+  session_missing: 'session_missing',
+  not_mounted: 'not_mounted',
+  session_store_error: 'session_store_error',
+  state_missing: 'state_missing',
+  state_unknown: 'state_unknown',
+  login_expired: 'login_expired',
+  access_denied: 'access_denied',
+  authorization_error: 'authorization_error',
+  callback_invalid: 'callback_invalid',
+  token_request_rejected: 'token_request_rejected',
+  client_authentication_failed: 'client_authentication_failed',
+  id_token_invalid: 'id_token_invalid',
+  provider_error: 'provider_error',
+  provider_unreachable: 'provider_unreachable',
+  provider_timeout: 'provider_timeout',
+  provider_response_too_large: 'provider_response_too_large',
+} as const);
+
+/** One of the documented {@link ErrorCodes}. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+const defaultStatus: Readonly<Record<ErrorCode, number>> = {
+  invalid_options: 500,
+  session_missing: 500,
+  not_mounted: 500,
+  session_store_error: 503,
+  state_missing: 400,
+  state_unknown: 400,
+  login_expired: 400,
+  access_denied: 403,
+  authorization_error: 400,
+  callback_invalid: 400,
+  token_request_rejected: 400,
+  client_authentication_failed: 500,
+  id_token_invalid: 400,
+  provider_error: 502,
+  provider_unreachable: 503,
+  provider_timeout: 504,
+  provider_response_too_large: 502,
+};
+
+/** Options of the {@link RelyingPartyError} constructor. */
+export interface RelyingPartyErrorOptions {
+  /** HTTP status to answer with. Default is the code's documented status. */
+  status?: number;
+  /** The underlying error (from openid-client, the session store, …). */
+  cause?: unknown;
+  /** The provider's OAuth `error` value, when the provider sent one. */
+  providerError?: string;
+}
+
+/**
+ * The one error class of this library. It reaches the app's error handler
+ * through `next(err)`; `status` is what to answer with (Express's default
+ * handler uses it), `code` says what happened, `cause` keeps the original
+ * error. Messages never contain tokens, codes or secrets.
+ */
+export class RelyingPartyError extends Error {
+  /** What happened; one of {@link ErrorCodes}. */
+  readonly code: ErrorCode;
+  /** The HTTP status for the response: 4xx for bad input, 502/503/504 for provider faults. */
+  readonly status: number;
+  /** Same as `status`, for error handlers that read `statusCode`. */
+  readonly statusCode: number;
+  /** Whether the message is safe to show to the end user (true for 4xx), as in `http-errors`. */
+  readonly expose: boolean;
+  /** The provider's OAuth `error` value (`access_denied`, `invalid_grant`, …) when it sent one. */
+  readonly providerError?: string;
+
+  constructor(code: ErrorCode, message: string, options: RelyingPartyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options.status ?? defaultStatus[code];
+    this.statusCode = this.status;
+    this.expose = this.status < 500;
+    if (options.providerError !== undefined) this.providerError = options.providerError;
+  }
+}

@@ -1,0 +1,63 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AuthContext } from './context.js';
+import type { LoginStarter } from './context.js';
+import { RelyingPartyError } from './errors.js';
+import { parseOptions } from './options.js';
+import type { RelyingPartyOptions } from './options.js';
+import { createProvider } from './provider.js';
+import { createCallback } from './routes/callback.js';
+import { createLogin } from './routes/login.js';
+import { createLogout } from './routes/logout.js';
+import { requireSession } from './session.js';
+
+type Route = { readonly methods: readonly string[]; readonly handler: (req: Request, res: Response, next: NextFunction) => unknown };
+
+/** True when Express called the factory itself: `app.use(relyingParty)` instead of `app.use(relyingParty({...}))`. */
+export function calledAsMiddleware(args: IArguments): boolean {
+  const first: unknown = args[0];
+  return args.length >= 3 || (typeof first === 'object' && first !== null && 'method' in first && 'headers' in first);
+}
+
+/**
+ * Makes the app an OpenID Connect relying party: answers the login,
+ * callback and logout routes and attaches `req.auth` to every request.
+ * Options are validated now; the provider is discovered on first need.
+ *
+ * @example
+ * app.use(session({ secret, resave: false, saveUninitialized: false }));
+ * app.use(relyingParty({ issuer, clientId, clientSecret, baseUrl }));
+ * app.get('/profile', requiresAuth(), (req, res) => res.json(req.auth?.user));
+ */
+export function relyingParty(options: RelyingPartyOptions): RequestHandler {
+  // `arguments`, not a rest parameter: the public signature stays as documented
+  // eslint-disable-next-line prefer-rest-params
+  if (calledAsMiddleware(arguments)) {
+    throw new RelyingPartyError(
+      'invalid_options',
+      'relyingParty must be called with its options: app.use(relyingParty({ issuer, clientId, clientSecret, baseUrl })), not app.use(relyingParty).',
+    );
+  }
+  const config = parseOptions(options);
+  const provider = createProvider(config);
+  const { startLogin, loginHandler } = createLogin(config, provider);
+  const starter: LoginStarter = { startLogin };
+
+  // a plain Map lookup instead of an express.Router(): every request of the app passes here
+  const routes = new Map<string, Route>();
+  if (config.routes.login) routes.set(config.routes.login, { methods: ['GET', 'HEAD'], handler: loginHandler });
+  routes.set(config.routes.callback, { methods: ['GET'], handler: createCallback(config, provider) });
+  if (config.routes.logout) routes.set(config.routes.logout, { methods: ['GET', 'POST'], handler: createLogout(config, provider) });
+
+  return function relyingPartyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    let session;
+    try {
+      session = requireSession(req);
+    } catch (err) {
+      return next(err);
+    }
+    req.auth = new AuthContext(session.relyingParty?.auth, starter);
+    const route = routes.get(req.path);
+    if (route === undefined || !route.methods.includes(req.method)) return next();
+    void route.handler(req, res, next);
+  };
+}

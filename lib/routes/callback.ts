@@ -1,0 +1,92 @@
+import type { NextFunction, Request, Response } from 'express';
+import * as client from 'openid-client';
+import createDebug from 'debug';
+import { RelyingPartyError } from '../errors.js';
+import { noStore, searchOf } from '../http.js';
+import type { Config } from '../options.js';
+import { providerError } from '../provider.js';
+import type { Provider } from '../provider.js';
+import { clearAuth, regenerateSession, requireSession, saveSession, takePendingLogin } from '../session.js';
+import type { AuthRecord } from '../session.js';
+
+const debug = createDebug('express-relying-party:callback');
+
+type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+
+function toAuthRecord(tokens: TokenResponse): AuthRecord {
+  const record: AuthRecord = { accessToken: tokens.access_token, tokenType: tokens.token_type };
+  const expiresIn = tokens.expiresIn();
+  if (expiresIn !== undefined) record.expiresAt = Math.floor(Date.now() / 1000) + expiresIn;
+  if (tokens.scope !== undefined) record.scope = tokens.scope;
+  if (tokens.id_token !== undefined) record.idToken = tokens.id_token;
+  if (tokens.refresh_token !== undefined) record.refreshToken = tokens.refresh_token;
+  const claims = tokens.claims();
+  if (claims !== undefined) record.claims = { ...claims };
+  return record;
+}
+
+/**
+ * The redirect_uri endpoint: checks the callback against the pending login,
+ * exchanges the code, and signs the session in under a new session id.
+ */
+export function createCallback(config: Config, provider: Provider) {
+  return async function callbackHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
+    noStore(res);
+    try {
+      const session = requireSession(req);
+      const search = searchOf(req);
+      const states = new URLSearchParams(search).getAll('state');
+      const state = states[0];
+      if (states.length !== 1 || !state) {
+        throw new RelyingPartyError('state_missing', 'The callback has no single `state` parameter: it was not sent by the provider for a login of this app.');
+      }
+
+      // taken out before any check: whatever happens next, this state can't be used again
+      const login = takePendingLogin(session, state);
+      if (!login) {
+        throw new RelyingPartyError(
+          'state_unknown',
+          'No login is pending in this session for this `state`: the callback was already used, belongs to another browser, or the session cookie did not come back (check its SameSite and Secure settings).',
+        );
+      }
+      if (Date.now() - login.createdAt >= config.loginTimeout) {
+        throw new RelyingPartyError('login_expired', `The login took longer than ${config.loginTimeout / 1000} s; start again.`);
+      }
+
+      const configuration = await provider.get();
+      // redirect_uri is rebuilt from baseUrl, never from Host or X-Forwarded-* headers
+      const callbackUrl = new URL(config.redirectUri + search);
+      let tokens: TokenResponse;
+      try {
+        tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
+          expectedState: state,
+          expectedNonce: login.nonce,
+          pkceCodeVerifier: login.codeVerifier,
+          idTokenExpected: config.openid,
+        });
+      } catch (err) {
+        throw providerError(err, 'The token exchange failed');
+      }
+      const record = toAuthRecord(tokens);
+      if (config.openid && (record.claims === undefined || record.idToken === undefined)) {
+        throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
+      }
+
+      // a new session id at sign-in defeats session fixation
+      const signedIn = await regenerateSession(req);
+      (signedIn.relyingParty ??= {}).auth = record;
+      try {
+        await saveSession(signedIn);
+      } catch (err) {
+        // express-session would save again at the end of the response: leave nothing logged in half
+        clearAuth(signedIn);
+        throw err;
+      }
+      debug('login completed');
+      res.redirect(login.returnTo);
+    } catch (err) {
+      debug('callback failed: %s', err instanceof RelyingPartyError ? err.code : 'unexpected error');
+      next(err);
+    }
+  };
+}

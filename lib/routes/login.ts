@@ -1,0 +1,60 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import * as client from 'openid-client';
+import createDebug from 'debug';
+import { noStore, searchOf } from '../http.js';
+import type { Config } from '../options.js';
+import type { Provider } from '../provider.js';
+import { safeReturnTo } from '../return-to.js';
+import { addPendingLogin, requireSession, saveSession } from '../session.js';
+import type { PendingLogin } from '../session.js';
+
+const debug = createDebug('express-relying-party:login');
+
+/** Starts a login: records a pending login and redirects to the authorize endpoint. */
+export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string) => Promise<void>;
+
+/**
+ * The login route and the login start it shares with `requiresAuth()`.
+ * Only configured parameters reach the provider: nothing from the request
+ * except `returnTo`, which stays in the session.
+ */
+export function createLogin(config: Config, provider: Provider): { startLogin: StartLogin; loginHandler: RequestHandler } {
+  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void> {
+    noStore(res);
+    try {
+      const session = requireSession(req);
+      const configuration = await provider.get();
+
+      // PKCE always (S256), even for confidential clients: it binds the code to this browser's session
+      const state = client.randomState();
+      const codeVerifier = client.randomPKCECodeVerifier();
+      const parameters: Record<string, string> = {
+        ...config.authorizationParams,
+        redirect_uri: config.redirectUri,
+        response_type: 'code',
+        scope: config.scope,
+        state,
+        code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+      };
+      const login: PendingLogin = { codeVerifier, returnTo, createdAt: Date.now() };
+      if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
+      const authorizationUrl = client.buildAuthorizationUrl(configuration, parameters);
+
+      addPendingLogin(session, state, login, config);
+      // stored before the redirect, or a fast provider could send the browser back first
+      await saveSession(session);
+      debug('login started, back to %s afterwards', returnTo);
+      res.redirect(authorizationUrl.href);
+    } catch (err) {
+      next(err);
+    }
+  }
+
+  function loginHandler(req: Request, res: Response, next: NextFunction): void {
+    const returnTo = safeReturnTo(new URLSearchParams(searchOf(req)).get('returnTo'));
+    void startLogin(req, res, next, returnTo);
+  }
+
+  return { startLogin, loginHandler };
+}

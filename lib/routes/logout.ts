@@ -1,0 +1,43 @@
+import type { NextFunction, Request, Response } from 'express';
+import * as client from 'openid-client';
+import createDebug from 'debug';
+import { noStore } from '../http.js';
+import type { Config } from '../options.js';
+import type { Provider } from '../provider.js';
+import { clearAuth, requireSession, saveSession } from '../session.js';
+
+const debug = createDebug('express-relying-party:logout');
+
+/**
+ * Signs out locally first (so a provider that is down cannot keep anyone
+ * signed in), then sends a signed-in user on to the provider's
+ * end_session_endpoint when it has one.
+ */
+export function createLogout(config: Config, provider: Provider) {
+  return async function logoutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
+    noStore(res);
+    try {
+      const session = requireSession(req);
+      const auth = session.relyingParty?.auth;
+      clearAuth(session);
+      await saveSession(session);
+
+      let target = config.postLogoutRedirect;
+      if (auth) {
+        const configuration = await provider.get().catch(() => undefined);
+        if (configuration?.serverMetadata().end_session_endpoint) {
+          const parameters: Record<string, string> = {
+            client_id: config.clientId,
+            post_logout_redirect_uri: config.postLogoutRedirect,
+          };
+          if (auth.idToken) parameters.id_token_hint = auth.idToken;
+          target = client.buildEndSessionUrl(configuration, parameters).href;
+        }
+      }
+      debug('signed out%s', auth ? '' : ' (was not signed in)');
+      res.redirect(target);
+    } catch (err) {
+      next(err);
+    }
+  };
+}
