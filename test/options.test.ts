@@ -1,0 +1,111 @@
+import { describe, expect, it } from '@jest/globals';
+import { relyingParty, RelyingPartyError } from 'express-relying-party';
+import type { RelyingPartyOptions } from 'express-relying-party';
+
+const valid: RelyingPartyOptions = {
+  issuer: 'https://op.example.com',
+  clientId: 'my-app',
+  clientSecret: 'secret',
+  baseUrl: 'https://app.example.com',
+};
+
+/** Calls relyingParty() with `valid` plus overrides (values typed loosely on purpose) and returns the error. */
+function rejectionOf(overrides: Record<string, unknown>): RelyingPartyError {
+  try {
+    relyingParty({ ...valid, ...overrides } as RelyingPartyOptions);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RelyingPartyError);
+    return err as RelyingPartyError;
+  }
+  throw new Error(`relyingParty() accepted ${JSON.stringify(overrides)}`);
+}
+
+function shouldReject(overrides: Record<string, unknown>, message: RegExp): void {
+  const err = rejectionOf(overrides);
+  expect(err.code).toBe('invalid_options');
+  expect(err.message).toMatch(message);
+}
+
+describe('relyingParty() options', () => {
+  it('accepts the minimal options and returns a named middleware', () => {
+    const middleware = relyingParty(valid);
+    expect(typeof middleware).toBe('function');
+    expect(middleware.name).toBe('relyingPartyMiddleware');
+  });
+
+  describe('when a required option is missing', () => {
+    it.each(['issuer', 'clientId', 'baseUrl'])('names %s', (name) => {
+      shouldReject({ [name]: undefined }, new RegExp(`\`${name}\` is required`));
+    });
+
+    it('requires clientSecret for client_secret_basic and suggests a public client', () => {
+      shouldReject({ clientSecret: undefined }, /`clientSecret` is required .*clientAuthMethod: 'none'/);
+    });
+
+    it('accepts no clientSecret for a public client', () => {
+      expect(() => relyingParty({ ...valid, clientSecret: undefined, clientAuthMethod: 'none' })).not.toThrow();
+    });
+  });
+
+  describe('when an option is unknown', () => {
+    it('suggests the right name for a typo', () => {
+      shouldReject({ clientID: 'x' }, /unknown option `clientID`\. Did you mean `clientId`\?/);
+      shouldReject({ isuer: 'x' }, /Did you mean `issuer`\?/);
+      shouldReject({ routes: { callbak: '/cb' } }, /unknown option `routes\.callbak`\. Did you mean `callback`\?/);
+    });
+
+    it('lists the known options when nothing is close', () => {
+      shouldReject({ frobnicate: true }, /unknown option `frobnicate`\. Known options: issuer, clientId/);
+    });
+  });
+
+  describe('issuer and baseUrl', () => {
+    it.each([
+      ['issuer', 'http://op.example.com', /`issuer` must use https:/],
+      ['issuer', 'not a url', /`issuer` must be an absolute URL/],
+      ['issuer', 'https://op.example.com/?x=1', /must not contain credentials, a query or a fragment/],
+      ['baseUrl', 'http://app.example.com', /`baseUrl` must use https:/],
+      ['baseUrl', 'ftp://127.0.0.1', /`baseUrl` must use https:/],
+    ])('rejects %s %s', (name, value, message) => {
+      shouldReject({ [name]: value }, message);
+    });
+
+    it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:4000'])('accepts http: on loopback (%s)', (url) => {
+      expect(() => relyingParty({ ...valid, issuer: url, baseUrl: url })).not.toThrow();
+    });
+  });
+
+  describe('authorizationParams', () => {
+    it.each(['redirect_uri', 'state', 'nonce', 'response_type', 'code_challenge', 'client_id'])('rejects %s, which the library owns', (name) => {
+      shouldReject({ authorizationParams: { [name]: 'x' } }, new RegExp(`authorizationParams\\.${name}\` cannot be set`));
+    });
+
+    it('points scope to the scope option', () => {
+      shouldReject({ authorizationParams: { scope: 'openid' } }, /Use the `scope` option/);
+    });
+
+    it('rejects values that are not strings', () => {
+      shouldReject({ authorizationParams: { max_age: 60 } }, /`authorizationParams\.max_age` must be a string/);
+    });
+  });
+
+  describe('other options', () => {
+    it.each([
+      [{ clientAuthMethod: 'private_key' }, /`clientAuthMethod` must be one of client_secret_basic, client_secret_post, none/],
+      [{ httpTimeout: -1 }, /`httpTimeout` must be a positive whole number/],
+      [{ httpTimeout: '5000' }, /`httpTimeout` must be a positive whole number/],
+      [{ maxPendingLogins: 0 }, /`maxPendingLogins` must be a positive whole number/],
+      [{ routes: { login: 'login' } }, /`routes\.login` must be a path starting with "\/", or false/],
+      [{ routes: { callback: false } }, /`routes\.callback` cannot be false/],
+      [{ routes: { login: '/auth', logout: '/auth' } }, /different path for each route/],
+      [{ postLogoutRedirect: 'javascript:alert(1)' }, /`postLogoutRedirect` must be an absolute URL|must use https:/],
+      [{ scope: '' }, /`scope` is required and must be a non-empty string/],
+    ])('rejects %j', (overrides, message) => {
+      shouldReject(overrides, message);
+    });
+  });
+
+  it('rejects something that is not an options object', () => {
+    expect(() => relyingParty('https://op.example.com' as unknown as RelyingPartyOptions)).toThrow(/expected an options object/);
+  });
+});
