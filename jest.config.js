@@ -18,5 +18,6 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/setup/quiet-node-version-warning.ts'],
   testTimeout: 30000,
 };

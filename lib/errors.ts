@@ -16,7 +16,7 @@
  * | `callback_invalid` | 400 | the callback's parameters are wrong (no `code`, `iss` mismatch, …) |
  * | `token_request_rejected` | 400 | the token endpoint refused the code (`invalid_grant`: used, expired or foreign code) |
  * | `client_authentication_failed` | 500 | the token endpoint refused the client's credentials (`invalid_client`): check `clientId`/`clientSecret` |
- * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `iss`, `aud`, `exp`, `iat` or `nonce` is wrong |
+ * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `alg`, `iss`, `aud`, `exp` or `nonce` is wrong |
  * | `provider_error` | 502 | the provider answered with a 5xx, garbage, or a response that is not OAuth-conformant |
  * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
  * | `provider_timeout` | 504 | the provider did not answer within `httpTimeout` |

@@ -181,20 +181,30 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
     });
   }
 
-  switch (errorCode(err)) {
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    // a token endpoint answers 401 with a challenge when it does not accept the client's credentials
+    if (err.status === 401) {
+      return new RelyingPartyError('client_authentication_failed', `${context}: the provider rejected the client credentials. Check clientId, clientSecret and clientAuthMethod.`, { cause: err, providerError: 'invalid_client' });
+    }
+    return new RelyingPartyError('provider_error', `${context}: the provider answered ${err.status}.`, { cause: err });
+  }
+
+  // openid-client wraps the error that says what went wrong in a generic ClientError
+  const detail = innermostCoded(err);
+  switch (errorCode(detail)) {
     case 'OAUTH_TIMEOUT':
     case 'OAUTH_ABORT':
       return new RelyingPartyError('provider_timeout', `${context}: the provider did not answer in time.`, { cause: err });
     case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
     case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
     case 'OAUTH_KEY_SELECTION_FAILED':
-      return idTokenInvalid(err);
+      return idTokenInvalid(err, detail);
     case 'OAUTH_INVALID_RESPONSE':
     case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
-      if (isAuthorizationResponseProblem(err)) {
-        return new RelyingPartyError('callback_invalid', `The callback is invalid: ${(err as Error).message}.`, { cause: err });
+      if (isAuthorizationResponseProblem(detail)) {
+        return new RelyingPartyError('callback_invalid', `The callback is invalid: ${messageOf(detail)}.`, { cause: err });
       }
-      if (/\bJWT\b|ID Token|id_token/.test((err as Error).message)) return idTokenInvalid(err);
+      if (/\bJWT\b|ID Token|id_token/.test(messageOf(detail))) return idTokenInvalid(err, detail);
       break;
   }
   if (err instanceof TypeError && !(err instanceof client.ClientError)) {
@@ -204,9 +214,21 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
   return new RelyingPartyError('provider_error', `${context}: the provider's answer was not usable.`, { cause: err });
 }
 
-function idTokenInvalid(err: unknown): RelyingPartyError {
-  const detail = err instanceof Error ? `: ${err.message}` : '';
-  return new RelyingPartyError('id_token_invalid', `The ID token was rejected${detail}.`, { cause: err });
+function idTokenInvalid(err: unknown, detail: unknown): RelyingPartyError {
+  return new RelyingPartyError('id_token_invalid', `The ID token was rejected: ${messageOf(detail)}.`, { cause: err });
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : 'unknown reason';
+}
+
+/** The deepest error in the cause chain that still carries a `code`. */
+function innermostCoded(err: unknown): unknown {
+  let found = err;
+  for (let current = err, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (errorCode(current) !== undefined) found = current;
+  }
+  return found;
 }
 
 /** openid-client attaches the authorization response parameters to errors about the callback itself. */

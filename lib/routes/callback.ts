@@ -35,7 +35,8 @@ export function createCallback(config: Config, provider: Provider) {
     try {
       const session = requireSession(req);
       const search = searchOf(req);
-      const states = new URLSearchParams(search).getAll('state');
+      const parameters = new URLSearchParams(search);
+      const states = parameters.getAll('state');
       const state = states[0];
       if (states.length !== 1 || !state) {
         throw new RelyingPartyError('state_missing', 'The callback has no single `state` parameter: it was not sent by the provider for a login of this app.');
@@ -51,6 +52,10 @@ export function createCallback(config: Config, provider: Provider) {
       }
       if (Date.now() - login.createdAt >= config.loginTimeout) {
         throw new RelyingPartyError('login_expired', `The login took longer than ${config.loginTimeout / 1000} s; start again.`);
+      }
+
+      if (!parameters.has('error') && parameters.getAll('code').length !== 1) {
+        throw new RelyingPartyError('callback_invalid', 'The callback is invalid: it must carry exactly one `code` parameter.');
       }
 
       const configuration = await provider.get();

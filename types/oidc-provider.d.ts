@@ -1,0 +1,141 @@
+/**
+ * Typings for the parts of `oidc-provider` v9 that the test fixtures and the
+ * example sandbox use: the package ships none, and `@types/oidc-provider`
+ * describes a CommonJS module that does not type-check under NodeNext ESM.
+ */
+declare module 'oidc-provider' {
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+
+  type Awaitable<T> = T | Promise<T>;
+  type TtlFunction = (ctx: unknown, token: unknown, client: ClientInstance) => number;
+
+  export interface ClientMetadata {
+    client_id: string;
+    client_secret?: string;
+    token_endpoint_auth_method?: string;
+    grant_types?: string[];
+    response_types?: string[];
+    redirect_uris?: string[];
+    post_logout_redirect_uris?: string[];
+    backchannel_logout_uri?: string;
+    backchannel_logout_session_required?: boolean;
+    id_token_signed_response_alg?: string;
+    [key: string]: unknown;
+  }
+
+  export interface ClientInstance {
+    clientId: string;
+    grantTypeAllowed(type: string): boolean;
+  }
+
+  export interface AccountClaims {
+    sub: string;
+    [key: string]: unknown;
+  }
+
+  export interface Account {
+    accountId: string;
+    claims(use: string, scope: string): Awaitable<AccountClaims>;
+  }
+
+  export interface KoaContextWithOIDC {
+    type: string;
+    body: unknown;
+    status: number;
+  }
+
+  export interface ErrorOut {
+    error: string;
+    error_description?: string;
+    [key: string]: unknown;
+  }
+
+  /** A storage adapter factory, called once per model name. */
+  export type AdapterFactory = (model: string) => unknown;
+
+  export interface Configuration {
+    adapter?: AdapterFactory;
+    clients?: ClientMetadata[];
+    jwks?: { keys: Record<string, unknown>[] };
+    findAccount?: (ctx: unknown, id: string) => Awaitable<Account | undefined>;
+    claims?: Record<string, string[] | null>;
+    conformIdTokenClaims?: boolean;
+    issueRefreshToken?: (ctx: unknown, client: ClientInstance, code: unknown) => Awaitable<boolean>;
+    pkce?: { required?: (ctx: unknown, client: ClientInstance) => boolean };
+    interactions?: { url?: (ctx: unknown, interaction: Interaction) => Awaitable<string> };
+    cookies?: { keys?: string[] };
+    clientBasedCORS?: (ctx: unknown, origin: string, client: ClientInstance) => boolean;
+    renderError?: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Awaitable<void>;
+    ttl?: Partial<Record<
+      'AccessToken' | 'AuthorizationCode' | 'IdToken' | 'RefreshToken'
+      | 'Interaction' | 'Session' | 'Grant',
+      number | TtlFunction
+    >>;
+    features?: {
+      devInteractions?: { enabled: boolean };
+      revocation?: { enabled: boolean };
+      userinfo?: { enabled: boolean };
+      backchannelLogout?: { enabled: boolean };
+      rpInitiatedLogout?: {
+        enabled: boolean;
+        logoutSource?: (ctx: KoaContextWithOIDC, form: string) => Awaitable<void>;
+        postLogoutSuccessSource?: (ctx: KoaContextWithOIDC) => Awaitable<void>;
+      };
+    };
+  }
+
+  export interface PromptDetails {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+    [key: string]: unknown;
+  }
+
+  export interface Interaction {
+    uid: string;
+    prompt: { name: string; reasons: string[]; details: PromptDetails };
+    params: Record<string, unknown> & { client_id: string };
+    session?: { accountId: string; uid: string };
+    grantId?: string;
+  }
+
+  export interface InteractionResults {
+    login?: { accountId: string; remember?: boolean };
+    consent?: { grantId?: string };
+    error?: string;
+    error_description?: string;
+  }
+
+  export class Grant {
+    constructor(properties: { accountId: string; clientId: string });
+    static find(id: string): Promise<Grant | undefined>;
+    addOIDCScope(scope: string): void;
+    addOIDCClaims(claims: string[]): void;
+    addResourceScope(resource: string, scope: string): void;
+    save(): Promise<string>;
+  }
+
+  export class Provider {
+    constructor(issuer: string, configuration?: Configuration);
+    readonly issuer: string;
+    readonly Grant: typeof Grant;
+    callback(): (req: IncomingMessage, res: ServerResponse) => void;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: InteractionResults,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
+    on(event: string, listener: (...args: unknown[]) => void): this;
+  }
+
+  export default Provider;
+}
+
+declare module 'oidc-provider/lib/adapters/memory_adapter.js' {
+  import type { AdapterFactory } from 'oidc-provider';
+
+  /** oidc-provider's default in-memory adapter with its own store (internal module). */
+  export function createMemoryAdapter(clockTolerance?: number): AdapterFactory;
+}
