@@ -22,7 +22,7 @@ export const baseUrl = 'http://127.0.0.1:3000';
 
 export interface TestApp {
   app: express.Express;
-  store: session.MemoryStore;
+  store: session.Store;
 }
 
 /** Options for the test provider, overridable per test. */
@@ -48,8 +48,7 @@ const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
 };
 
 /** Builds the app under test around `relyingParty(options)`. */
-export function createTestApp(options: RelyingPartyOptions): TestApp {
-  const store = new session.MemoryStore();
+export function createTestApp(options: RelyingPartyOptions, store = new session.MemoryStore()): TestApp {
   const app = express();
   app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
   app.use(relyingParty(options));
@@ -73,6 +72,9 @@ export function createTestApp(options: RelyingPartyOptions): TestApp {
     });
   });
   app.get('/profile', requiresAuth(), (req, res) => {
+    res.json(req.auth?.user);
+  });
+  app.post('/profile', requiresAuth(), (req, res) => {
     res.json(req.auth?.user);
   });
   app.get('/cart', (req, res) => {
@@ -144,8 +146,9 @@ export async function expectSignedIn(agent: Agent, signedIn: boolean): Promise<v
 }
 
 /** Every session the store holds, as stored. */
-export function storedSessions(store: session.MemoryStore): Promise<SessionData[]> {
+export function storedSessions(store: session.Store): Promise<SessionData[]> {
   return new Promise((resolve, reject) => {
+    if (!store.all) throw new Error('the store cannot list its sessions');
     store.all((err: unknown, sessions) => {
       if (err) reject(err instanceof Error ? err : new Error(String(err)));
       else resolve(Object.values(sessions ?? {}));

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { ProviderBrowser } from './fixtures/browser.js';
+import { startTestProvider } from './fixtures/provider.js';
+import type { TestProvider } from './fixtures/provider.js';
+import { baseUrl, createTestApp, expectSignedIn, login, redirectOf, rpOptions } from './support/rp-app.js';
+
+let tp: TestProvider;
+
+beforeAll(async () => {
+  tp = await startTestProvider();
+});
+afterAll(() => tp.close());
+beforeEach(() => tp.reset());
+
+describe('logout', () => {
+  describe('when the provider has an end_session_endpoint', () => {
+    it.each(['GET', 'POST'] as const)('%s signs out locally, then redirects to the provider with id_token_hint', async (method) => {
+      const { app } = createTestApp(rpOptions(tp));
+      const agent = request.agent(app);
+      await login(agent, tp);
+      const idToken = String(((await agent.get('/me')).body as { idToken: string }).idToken);
+
+      const response = method === 'GET' ? await agent.get('/logout') : await agent.post('/logout');
+      const url = redirectOf(response);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(url.origin + url.pathname).toBe(`${tp.issuer}/session/end`);
+      expect(Object.fromEntries(url.searchParams)).toEqual({
+        client_id: tp.clientId,
+        id_token_hint: idToken,
+        post_logout_redirect_uri: `${baseUrl}/`,
+      });
+      await expectSignedIn(agent, false);
+    });
+
+    it('the provider accepts the logout and sends the browser back to postLogoutRedirect', async () => {
+      const { app } = createTestApp(rpOptions(tp));
+      const agent = request.agent(app);
+      const browser = new ProviderBrowser(tp.issuer);
+      const callback = await browser.authorize(redirectOf(await agent.get('/login')));
+      await agent.get(callback.pathname + callback.search);
+      const back = await browser.logout(redirectOf(await agent.get('/logout')));
+      expect(back.href).toBe(`${baseUrl}/`);
+    });
+
+    it('sends a signed-out visitor straight to postLogoutRedirect', async () => {
+      const { app } = createTestApp(rpOptions(tp, { postLogoutRedirect: '/goodbye' }));
+      expect(redirectOf(await request(app).get('/logout')).href).toBe(`${baseUrl}/goodbye`);
+    });
+
+    it('keeps the app data in the session', async () => {
+      const { app } = createTestApp(rpOptions(tp));
+      const agent = request.agent(app);
+      await agent.get('/cart?item=book');
+      await login(agent, tp);
+      await agent.get('/logout');
+      expect((await agent.get('/cart/show')).body).toEqual({ cart: 'book' });
+    });
+  });
+
+  describe('when the provider has no end_session_endpoint', () => {
+    it('redirects to postLogoutRedirect', async () => {
+      const metadata = (await (await fetch(`${tp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      delete metadata.end_session_endpoint;
+      tp.proxy.setFault('/.well-known/openid-configuration', { kind: 'status', status: 200, body: JSON.stringify(metadata), contentType: 'application/json' });
+      const { app } = createTestApp(rpOptions(tp, { postLogoutRedirect: 'http://127.0.0.1:3000/signed-out' }));
+      const agent = request.agent(app);
+      await login(agent, tp);
+      expect(redirectOf(await agent.get('/logout')).href).toBe(`${baseUrl}/signed-out`);
+      await expectSignedIn(agent, false);
+    });
+  });
+
+  describe('when the provider is down', () => {
+    it('still signs out locally', async () => {
+      const { app } = createTestApp(rpOptions(tp, { httpTimeout: 300 }));
+      const agent = request.agent(app);
+      await login(agent, tp);
+      await tp.proxy.down();
+      try {
+        // discovery is cached, so the provider's logout URL is still known
+        expect(redirectOf(await agent.get('/logout')).pathname).toBe('/session/end');
+        await expectSignedIn(agent, false);
+      } finally {
+        await tp.proxy.up();
+      }
+    });
+  });
+});
