@@ -1,5 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { AuthRecord } from './session.js';
+import * as client from 'openid-client';
+import { RelyingPartyError } from './errors.js';
+import type { Config } from './options.js';
+import { providerError } from './provider.js';
+import type { Provider } from './provider.js';
+import type { AuthRecord, RequestSession } from './session.js';
+import { needsRefresh } from './tokens.js';
+import type { TokenRefresher } from './tokens.js';
 
 /** The access token of the signed-in user, as `req.auth.accessToken` shows it. */
 export interface AccessToken {
@@ -19,14 +26,34 @@ export interface AccessToken {
 export interface RequestAuth {
   /** True when the session holds a completed login. */
   isAuthenticated(): boolean;
-  /** The ID token claims of the signed-in user. */
+  /** The ID token claims of the signed-in user, merged with userinfo claims when fetched. */
   readonly user?: Record<string, unknown>;
   /** The raw ID token. */
   readonly idToken?: string;
-  /** The access token and its metadata. */
+  /** The access token as stored, without refreshing; see {@link RequestAuth.getAccessToken}. */
   readonly accessToken?: AccessToken;
   /** The refresh token, when the provider issued one. */
   readonly refreshToken?: string;
+  /**
+   * The access token, refreshed first when it is expired or expires within
+   * `refreshLeeway` (with `autoRefresh`). `undefined` when not signed in, or
+   * when the provider refused the refresh (the session is then signed out).
+   */
+  getAccessToken(): Promise<AccessToken | undefined>;
+  /**
+   * Refreshes the tokens now. Resolves `true` when refreshed, `false` when
+   * the provider refused the refresh token and the session was signed out.
+   */
+  refresh(): Promise<boolean>;
+  /**
+   * `fetch()` with the access token in the `Authorization` header,
+   * refreshing it first when needed; on a `401` whose `WWW-Authenticate`
+   * says `invalid_token`, refreshes once and retries (when the request body
+   * can be sent again). For calling the app's own APIs.
+   */
+  fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response>;
+  /** Fetches the userinfo endpoint now, keeps the claims in the session (see `user`) and returns them. */
+  fetchUserInfo(): Promise<Record<string, unknown>>;
 }
 
 declare global {
@@ -39,8 +66,11 @@ declare global {
   }
 }
 
-/** What `requiresAuth()` needs of the `relyingParty()` instance that built `req.auth`. */
-export interface LoginStarter {
+/** What `req.auth` and `requiresAuth()` need of the `relyingParty()` instance that built it. */
+export interface Internals {
+  readonly config: Config;
+  readonly provider: Provider;
+  readonly refresher: TokenRefresher;
   startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void>;
 }
 
@@ -70,43 +100,126 @@ class AccessTokenView implements AccessToken {
   }
 }
 
+const notSignedIn = (what: string) => new RelyingPartyError('unauthenticated', `req.auth.${what}() needs a signed-in session.`);
+
+/** Whether `init.body` can be sent a second time (a stream cannot). */
+function replayable(init: RequestInit | undefined): boolean {
+  return !(init?.body instanceof ReadableStream);
+}
+
+/** The `Authorization` header value; `bearer` is written `Bearer`, as some servers compare the scheme case-sensitively. */
+function authorization(token: AccessToken): string {
+  return `${token.type.toLowerCase() === 'bearer' ? 'Bearer' : token.type} ${token.value}`;
+}
+
 /**
- * `req.auth`: a thin read-only view of the session's auth record. Building it
- * costs one small object; nothing is decoded, fetched or written, so reading
- * it never marks the session as modified.
+ * `req.auth`: a thin view of the session's auth record. Building it costs
+ * one small object; nothing is decoded, fetched or written until a method
+ * that says so is called, so reading it never marks the session modified.
  */
 export class AuthContext implements RequestAuth {
-  readonly #record: AuthRecord | undefined;
+  readonly #req: Request;
   // private, so that logging req.auth never prints the instance (and its client secret)
-  readonly #relyingParty: LoginStarter;
+  readonly #internals: Internals;
 
-  constructor(record: AuthRecord | undefined, relyingParty: LoginStarter) {
-    this.#record = record;
-    this.#relyingParty = relyingParty;
+  constructor(req: Request, internals: Internals) {
+    this.#req = req;
+    this.#internals = internals;
   }
 
   /** The `relyingParty()` instance behind `auth`, if `auth` is one of ours. */
-  static loginStarter(auth: unknown): LoginStarter | undefined {
-    return typeof auth === 'object' && auth !== null && #relyingParty in auth ? auth.#relyingParty : undefined;
+  static internals(auth: unknown): Internals | undefined {
+    return typeof auth === 'object' && auth !== null && #internals in auth ? auth.#internals : undefined;
+  }
+
+  get #record(): AuthRecord | undefined {
+    return (this.#req.session as RequestSession | undefined)?.relyingParty?.auth;
   }
 
   isAuthenticated(): boolean {
     return this.#record !== undefined;
   }
   get user() {
-    return this.#record?.claims;
+    const record = this.#record;
+    return record?.userinfo ? { ...record.claims, ...record.userinfo } : record?.claims;
   }
   get idToken() {
     return this.#record?.idToken;
   }
   get accessToken(): AccessToken | undefined {
-    return this.#record && new AccessTokenView(this.#record);
+    const record = this.#record;
+    return record && new AccessTokenView(record);
   }
   get refreshToken() {
     return this.#record?.refreshToken;
   }
+
+  async getAccessToken(): Promise<AccessToken | undefined> {
+    const record = this.#record;
+    if (record && this.#internals.config.autoRefresh && needsRefresh(record, this.#internals.config)) {
+      await this.#internals.refresher.refresh(this.#req);
+    }
+    return this.accessToken;
+  }
+
+  async refresh(): Promise<boolean> {
+    if (!this.#record) throw notSignedIn('refresh');
+    return (await this.#internals.refresher.refresh(this.#req)) === 'refreshed';
+  }
+
+  async fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response> {
+    const token = await this.getAccessToken();
+    if (!token) throw notSignedIn('fetch');
+    const send = (current: AccessToken) => {
+      const headers = new Headers(init?.headers);
+      headers.set('authorization', authorization(current));
+      return fetch(input, { ...init, headers });
+    };
+    const response = await send(token);
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (response.status !== 401 || !/\berror="?invalid_token\b/i.test(challenge) || !replayable(init) || !this.#record?.refreshToken) {
+      return response;
+    }
+    await response.body?.cancel();
+    if (!(await this.refresh())) return response;
+    const refreshed = this.accessToken;
+    return refreshed ? send(refreshed) : response;
+  }
+
+  async fetchUserInfo(): Promise<Record<string, unknown>> {
+    const token = await this.getAccessToken();
+    const record = this.#record;
+    if (!token || !record) throw notSignedIn('fetchUserInfo');
+    const userinfo = await requestUserInfo(this.#internals.provider, record, token.value).catch(async (err: unknown) => {
+      // a 401 may mean the token was revoked or rotated early: one refresh, one retry
+      if (!(err instanceof RelyingPartyError) || err.code !== 'access_token_rejected' || !record.refreshToken) throw err;
+      if (!(await this.refresh())) throw err;
+      const again = this.#record;
+      if (!again) throw err;
+      return requestUserInfo(this.#internals.provider, again, again.accessToken);
+    });
+    const current = this.#record;
+    if (current) current.userinfo = userinfo;
+    return userinfo;
+  }
+
   /** Keeps tokens out of `JSON.stringify(req.auth)` and logs. */
   toJSON() {
     return { isAuthenticated: this.isAuthenticated(), user: this.user };
+  }
+}
+
+/** Calls the userinfo endpoint; openid-client checks that its `sub` is the ID token's. */
+export async function requestUserInfo(provider: Provider, record: AuthRecord, accessToken: string): Promise<Record<string, unknown>> {
+  const configuration = await provider.get();
+  const sub = record.claims?.sub;
+  try {
+    const userinfo = await client.fetchUserInfo(configuration, accessToken, typeof sub === 'string' ? sub : client.skipSubjectCheck);
+    return { ...userinfo };
+  } catch (err) {
+    if (err instanceof client.WWWAuthenticateChallengeError && err.status === 401) {
+      throw new RelyingPartyError('access_token_rejected', 'The provider rejected the access token at the userinfo endpoint.', { cause: err });
+    }
+    throw providerError(err, 'The userinfo request failed');
   }
 }

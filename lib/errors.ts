@@ -17,6 +17,10 @@
  * | `token_request_rejected` | 400 | the token endpoint refused the code (`invalid_grant`: used, expired or foreign code) |
  * | `client_authentication_failed` | 500 | the token endpoint refused the client's credentials (`invalid_client`): check `clientId`/`clientSecret` |
  * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `alg`, `iss`, `aud`, `exp` or `nonce` is wrong |
+ * | `unauthenticated` | 401 | `req.auth.fetch()` / `getAccessToken()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
+ * | `refresh_token_missing` | 401 | `req.auth.refresh()` but the provider issued no refresh token |
+ * | `access_token_rejected` | 401 | the provider rejected the access token (userinfo) even after a refresh |
+ * | `logout_token_invalid` | 400 | a back-channel logout token failed validation (answered to the provider, not via `next`) |
  * | `provider_error` | 502 | the provider answered with a 5xx, garbage, or a response that is not OAuth-conformant |
  * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
  * | `provider_timeout` | 504 | the provider did not answer within `httpTimeout` |
@@ -36,6 +40,10 @@ export const ErrorCodes = Object.freeze({
   token_request_rejected: 'token_request_rejected',
   client_authentication_failed: 'client_authentication_failed',
   id_token_invalid: 'id_token_invalid',
+  unauthenticated: 'unauthenticated',
+  refresh_token_missing: 'refresh_token_missing',
+  access_token_rejected: 'access_token_rejected',
+  logout_token_invalid: 'logout_token_invalid',
   provider_error: 'provider_error',
   provider_unreachable: 'provider_unreachable',
   provider_timeout: 'provider_timeout',
@@ -59,6 +67,10 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   token_request_rejected: 400,
   client_authentication_failed: 500,
   id_token_invalid: 400,
+  unauthenticated: 401,
+  refresh_token_missing: 401,
+  access_token_rejected: 401,
+  logout_token_invalid: 400,
   provider_error: 502,
   provider_unreachable: 503,
   provider_timeout: 504,

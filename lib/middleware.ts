@@ -1,14 +1,16 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthContext } from './context.js';
-import type { LoginStarter } from './context.js';
+import type { Internals } from './context.js';
 import { RelyingPartyError } from './errors.js';
 import { parseOptions } from './options.js';
 import type { RelyingPartyOptions } from './options.js';
 import { createProvider } from './provider.js';
+import { createBackchannelLogout } from './routes/backchannel-logout.js';
 import { createCallback } from './routes/callback.js';
 import { createLogin } from './routes/login.js';
 import { createLogout } from './routes/logout.js';
 import { requireSession } from './session.js';
+import { TokenRefresher } from './tokens.js';
 
 type Route = { readonly methods: readonly string[]; readonly handler: (req: Request, res: Response, next: NextFunction) => unknown };
 
@@ -40,22 +42,24 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
   const config = parseOptions(options);
   const provider = createProvider(config);
   const { startLogin, loginHandler } = createLogin(config, provider);
-  const starter: LoginStarter = { startLogin };
+  const internals: Internals = { config, provider, refresher: new TokenRefresher(config, provider), startLogin };
 
   // a plain Map lookup instead of an express.Router(): every request of the app passes here
   const routes = new Map<string, Route>();
   if (config.routes.login) routes.set(config.routes.login, { methods: ['GET', 'HEAD'], handler: loginHandler });
   routes.set(config.routes.callback, { methods: ['GET'], handler: createCallback(config, provider) });
   if (config.routes.logout) routes.set(config.routes.logout, { methods: ['GET', 'POST'], handler: createLogout(config, provider) });
+  if (config.routes.backchannelLogout) {
+    routes.set(config.routes.backchannelLogout, { methods: ['POST'], handler: createBackchannelLogout(config, provider) });
+  }
 
   return function relyingPartyMiddleware(req: Request, res: Response, next: NextFunction): void {
-    let session;
     try {
-      session = requireSession(req);
+      requireSession(req);
     } catch (err) {
       return next(err);
     }
-    req.auth = new AuthContext(session.relyingParty?.auth, starter);
+    req.auth = new AuthContext(req, internals);
     const route = routes.get(req.path);
     if (route === undefined || !route.methods.includes(req.method)) return next();
     void route.handler(req, res, next);

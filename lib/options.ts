@@ -11,6 +11,12 @@ export interface RoutesOptions {
   callback?: string;
   /** Signs out (GET or POST). `false`: not mounted. Default is `'/logout'`. */
   logout?: string | false;
+  /**
+   * OpenID Connect Back-Channel Logout endpoint (POST from the provider);
+   * register `baseUrl` + this path at the provider as
+   * `backchannel_logout_uri`. Default is `false` (not mounted).
+   */
+  backchannelLogout?: string | false;
 }
 
 /** Options of {@link relyingParty}. Read and validated once, when `relyingParty()` is called. */
@@ -64,6 +70,22 @@ export interface RelyingPartyOptions {
   loginTimeout?: number;
   /** How many logins may be pending in one session at once (browser tabs); the oldest is dropped beyond that. Default is `5`. */
   maxPendingLogins?: number;
+  /**
+   * Refresh the access token automatically, with the refresh token, when
+   * `requiresAuth()`, `req.auth.getAccessToken()` or `req.auth.fetch()` finds
+   * it expired or about to expire. Default is `true`.
+   */
+  autoRefresh?: boolean;
+  /** Milliseconds before expiry from which an access token counts as expiring and is refreshed. Default is `60000`. */
+  refreshLeeway?: number;
+  /** Fetch the userinfo endpoint at login and merge its claims into `req.auth.user`. Default is `false`. */
+  fetchUserInfo?: boolean;
+  /**
+   * At logout, revoke the refresh token, then the access token, at the
+   * provider's revocation endpoint. Failures are logged and never block the
+   * logout. Default is `true` when the provider has a `revocation_endpoint`.
+   */
+  revokeOnLogout?: boolean;
 }
 
 /** The validated, frozen form of {@link RelyingPartyOptions}. */
@@ -79,12 +101,19 @@ export interface Config {
   /** `scope` includes `openid`: an ID token (and a nonce) is required. */
   readonly openid: boolean;
   readonly authorizationParams: Readonly<Record<string, string>>;
-  readonly routes: Readonly<{ login: string | false; callback: string; logout: string | false }>;
+  readonly routes: Readonly<{ login: string | false; callback: string; logout: string | false; backchannelLogout: string | false }>;
   readonly postLogoutRedirect: string;
   readonly httpTimeout: number;
   readonly idTokenSigningAlg: string;
   readonly loginTimeout: number;
   readonly maxPendingLogins: number;
+  readonly autoRefresh: boolean;
+  readonly refreshLeeway: number;
+  readonly fetchUserInfo: boolean;
+  /** `undefined`: revoke when the provider has a revocation endpoint. */
+  readonly revokeOnLogout: boolean | undefined;
+  /** `baseUrl` + `routes.backchannelLogout`, for the README's registration advice and the index. */
+  readonly backchannelLogoutUri: string | undefined;
 }
 
 const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
@@ -101,8 +130,12 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
   'idTokenSigningAlg',
   'loginTimeout',
   'maxPendingLogins',
+  'autoRefresh',
+  'refreshLeeway',
+  'fetchUserInfo',
+  'revokeOnLogout',
 ];
-const knownRoutes = ['login', 'callback', 'logout'] as const;
+const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout'] as const;
 const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
 const reservedAuthorizationParams = new Set([
   'client_id',
@@ -170,6 +203,19 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value;
 }
 
+function nonNegativeInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid(`\`${name}\` must be a whole number >= 0 (got ${describe(value)}).`);
+  }
+  return value;
+}
+
+function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw invalid(`\`${name}\` must be true or false (got ${describe(value)}).`);
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
   if (value === null) return 'null';
@@ -210,7 +256,7 @@ function routePath(value: unknown, name: string, fallback: string, mayBeDisabled
 }
 
 function parseRoutes(value: unknown): Config['routes'] {
-  if (value === undefined) return Object.freeze({ login: '/login', callback: '/callback', logout: '/logout' });
+  if (value === undefined) return Object.freeze({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: false });
   if (!isPlainObject(value)) throw invalid(`\`routes\` must be an object (got ${describe(value)}).`);
   rejectUnknownKeys(value, knownRoutes, 'routes.');
   if (value.callback === false) {
@@ -220,8 +266,9 @@ function parseRoutes(value: unknown): Config['routes'] {
     login: routePath(value.login, 'routes.login', '/login', true),
     callback: routePath(value.callback, 'routes.callback', '/callback', false) as string,
     logout: routePath(value.logout, 'routes.logout', '/logout', true),
+    backchannelLogout: value.backchannelLogout === undefined ? false : routePath(value.backchannelLogout, 'routes.backchannelLogout', '', true),
   };
-  const mounted = [routes.login, routes.callback, routes.logout].filter((path) => path !== false);
+  const mounted = [routes.login, routes.callback, routes.logout, routes.backchannelLogout].filter((path) => path !== false);
   if (new Set(mounted).size !== mounted.length) throw invalid('`routes` must use a different path for each route.');
   return Object.freeze(routes);
 }
@@ -295,5 +342,10 @@ export function parseOptions(options: unknown): Config {
     idTokenSigningAlg: optionalString(options.idTokenSigningAlg, 'idTokenSigningAlg', 'RS256'),
     loginTimeout: positiveInteger(options.loginTimeout, 'loginTimeout', 600_000),
     maxPendingLogins: positiveInteger(options.maxPendingLogins, 'maxPendingLogins', 5),
+    autoRefresh: optionalBoolean(options.autoRefresh, 'autoRefresh') ?? true,
+    refreshLeeway: nonNegativeInteger(options.refreshLeeway, 'refreshLeeway', 60_000),
+    fetchUserInfo: optionalBoolean(options.fetchUserInfo, 'fetchUserInfo') ?? false,
+    revokeOnLogout: optionalBoolean(options.revokeOnLogout, 'revokeOnLogout'),
+    backchannelLogoutUri: routes.backchannelLogout === false ? undefined : baseUrl + routes.backchannelLogout,
   });
 }

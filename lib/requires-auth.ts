@@ -4,30 +4,38 @@ import { RelyingPartyError } from './errors.js';
 import { isBrowserNavigation } from './http.js';
 import { calledAsMiddleware } from './middleware.js';
 import { safeReturnTo } from './return-to.js';
+import type { RequestSession } from './session.js';
+import { needsRefresh } from './tokens.js';
 
 /**
- * Guards a route. Signed in: `next()`. Signed out: a browser page load
- * (GET/HEAD accepting `text/html`) is sent into the login flow and comes
- * back to the same URL; anything else gets `401 {"error":"unauthenticated"}`.
- * Needs `relyingParty()` mounted before it. Does no I/O for signed-in users.
+ * Guards a route. Signed in: `next()`, after refreshing an access token that
+ * is expired or about to expire (`autoRefresh`). Signed out — or signed out
+ * because the provider refused the refresh — a browser page load (GET/HEAD
+ * accepting `text/html`) is sent into the login flow and comes back to the
+ * same URL; anything else gets `401 {"error":"unauthenticated"}`. Needs
+ * `relyingParty()` mounted before it. No I/O unless a refresh is due.
  */
 export function requiresAuth(): RequestHandler {
-  // `arguments`, not a rest parameter: the public signature stays as documented
   // eslint-disable-next-line prefer-rest-params
   if (calledAsMiddleware(arguments)) {
     throw new RelyingPartyError('invalid_options', 'requiresAuth must be called: app.get(path, requiresAuth(), handler), not requiresAuth.');
   }
   return function requiresAuthHandler(req: Request, res: Response, next: NextFunction): void {
-    const auth = req.auth;
-    if (auth?.isAuthenticated()) return next();
-    const relyingParty = AuthContext.loginStarter(auth);
-    if (!relyingParty) {
+    const internals = AuthContext.internals(req.auth);
+    if (!internals) {
       return next(new RelyingPartyError('not_mounted', 'requiresAuth() needs relyingParty() mounted before it: app.use(relyingParty({ ... })).'));
     }
-    if (isBrowserNavigation(req)) {
-      void relyingParty.startLogin(req, res, next, safeReturnTo(req.originalUrl));
-      return;
-    }
-    res.status(401).json({ error: 'unauthenticated' });
+    const record = (req.session as RequestSession).relyingParty?.auth;
+    if (record && !(internals.config.autoRefresh && needsRefresh(record, internals.config))) return next();
+
+    const guard = async () => {
+      if (record) {
+        await internals.refresher.refresh(req);
+        if (req.auth?.isAuthenticated()) return next();
+      }
+      if (isBrowserNavigation(req)) return internals.startLogin(req, res, next, safeReturnTo(req.originalUrl));
+      res.status(401).json({ error: 'unauthenticated' });
+    };
+    guard().catch(next);
   };
 }

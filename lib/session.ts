@@ -26,6 +26,8 @@ export interface AuthRecord {
   refreshToken?: string;
   /** The validated ID token claims. */
   claims?: Record<string, unknown>;
+  /** Claims from the userinfo endpoint, when fetched (`fetchUserInfo`). */
+  userinfo?: Record<string, unknown>;
 }
 
 /** Everything this library keeps in the session, under the one key `relyingParty`. */

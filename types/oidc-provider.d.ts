@@ -61,6 +61,7 @@ declare module 'oidc-provider' {
     claims?: Record<string, string[] | null>;
     conformIdTokenClaims?: boolean;
     issueRefreshToken?: (ctx: unknown, client: ClientInstance, code: unknown) => Awaitable<boolean>;
+    rotateRefreshToken?: boolean | ((ctx: unknown) => Awaitable<boolean>);
     pkce?: { required?: (ctx: unknown, client: ClientInstance) => boolean };
     interactions?: { url?: (ctx: unknown, interaction: Interaction) => Awaitable<string> };
     cookies?: { keys?: string[] };

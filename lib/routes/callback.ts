@@ -6,24 +6,17 @@ import { noStore, searchOf } from '../http.js';
 import type { Config } from '../options.js';
 import { providerError } from '../provider.js';
 import type { Provider } from '../provider.js';
+import { requestUserInfo } from '../context.js';
+import { rememberSession } from '../logout-index.js';
 import { clearAuth, regenerateSession, requireSession, saveSession, takePendingLogin } from '../session.js';
-import type { AuthRecord } from '../session.js';
+import { toAuthRecord } from '../tokens.js';
 
 const debug = createDebug('express-relying-party:callback');
 
 type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 
-function toAuthRecord(tokens: TokenResponse): AuthRecord {
-  const record: AuthRecord = { accessToken: tokens.access_token, tokenType: tokens.token_type };
-  const expiresIn = tokens.expiresIn();
-  if (expiresIn !== undefined) record.expiresAt = Math.floor(Date.now() / 1000) + expiresIn;
-  if (tokens.scope !== undefined) record.scope = tokens.scope;
-  if (tokens.id_token !== undefined) record.idToken = tokens.id_token;
-  if (tokens.refresh_token !== undefined) record.refreshToken = tokens.refresh_token;
-  const claims = tokens.claims();
-  if (claims !== undefined) record.claims = { ...claims };
-  return record;
-}
+/** How long the back-channel logout index keeps a session when its cookie has no max age. */
+const DEFAULT_INDEX_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The redirect_uri endpoint: checks the callback against the pending login,
@@ -76,6 +69,7 @@ export function createCallback(config: Config, provider: Provider) {
       if (config.openid && (record.claims === undefined || record.idToken === undefined)) {
         throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
       }
+      if (config.fetchUserInfo) record.userinfo = await requestUserInfo(provider, record, record.accessToken);
 
       // a new session id at sign-in defeats session fixation
       const signedIn = await regenerateSession(req);
@@ -86,6 +80,12 @@ export function createCallback(config: Config, provider: Provider) {
         // express-session would save again at the end of the response: leave nothing logged in half
         clearAuth(signedIn);
         throw err;
+      }
+      if (config.routes.backchannelLogout && record.claims) {
+        const ttl = signedIn.cookie.originalMaxAge ?? DEFAULT_INDEX_TTL_MS;
+        await rememberSession(req.sessionStore, configuration.serverMetadata().issuer, record.claims, req.sessionID, ttl).catch((err: unknown) => {
+          debug('could not index the session for back-channel logout: %s', err instanceof Error ? err.message : String(err));
+        });
       }
       debug('login completed');
       res.redirect(login.returnTo);
