@@ -60,8 +60,11 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** Set by `relyingParty()` on every request that passes it. */
-      auth?: RequestAuth;
+      /**
+       * Set by `relyingParty()` on every request that passes it (typed as
+       * always present, as routes behind the middleware see it).
+       */
+      auth: RequestAuth;
     }
   }
 }

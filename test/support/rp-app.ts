@@ -7,7 +7,7 @@ import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
-import type request from 'supertest';
+import request from 'supertest';
 import type { Response } from 'supertest';
 import { expect } from '@jest/globals';
 import { relyingParty, requiresAuth, RelyingPartyError } from 'express-relying-party';
@@ -48,7 +48,7 @@ const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
 };
 
 /** Builds the app under test around `relyingParty(options)`. */
-export function createTestApp(options: RelyingPartyOptions, store = new session.MemoryStore()): TestApp {
+export function createTestApp(options: RelyingPartyOptions, store: session.Store = new session.MemoryStore(), extend?: (app: express.Express) => void): TestApp {
   const app = express();
   app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
   app.use(relyingParty(options));
@@ -84,6 +84,7 @@ export function createTestApp(options: RelyingPartyOptions, store = new session.
   app.get('/cart/show', (req, res) => {
     res.json({ cart: req.session.cart ?? null });
   });
+  extend?.(app);
   app.use(errorHandler);
   return { app, store };
 }
@@ -154,4 +155,35 @@ export function storedSessions(store: session.Store): Promise<SessionData[]> {
       else resolve(Object.values(sessions ?? {}));
     });
   });
+}
+
+/**
+ * One browser in front of several app instances (a load balancer's view):
+ * it keeps the session cookie itself and sends each request to whichever
+ * instance the test names.
+ */
+export class SharedBrowser {
+  cookie: string | undefined;
+
+  async get(app: express.Express, path: string, accept = 'application/json'): Promise<Response> {
+    return this.#remember(this.#withCookie(request(app).get(path).set('Accept', accept)));
+  }
+
+  async post(app: express.Express, path: string): Promise<Response> {
+    return this.#remember(this.#withCookie(request(app).post(path)));
+  }
+
+  async isSignedIn(app: express.Express): Promise<boolean> {
+    return ((await this.get(app, '/public')).body as { isAuthenticated: boolean }).isAuthenticated;
+  }
+
+  #withCookie(test: request.Test): request.Test {
+    return this.cookie === undefined ? test : test.set('Cookie', this.cookie);
+  }
+
+  async #remember(pending: request.Test): Promise<Response> {
+    const response = await pending;
+    this.cookie = sessionCookie(response) ?? this.cookie;
+    return response;
+  }
 }
