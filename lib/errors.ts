@@ -17,7 +17,7 @@
  * | `token_request_rejected` | 400 | the token endpoint refused the code (`invalid_grant`: used, expired or foreign code) |
  * | `client_authentication_failed` | 500 | the token endpoint refused the client's credentials (`invalid_client`): check `clientId`/`clientSecret` |
  * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `alg`, `iss`, `aud`, `exp` or `nonce` is wrong |
- * | `unauthenticated` | 401 | `req.auth.fetch()` / `getAccessToken()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
+ * | `unauthenticated` | 401 | `req.auth.fetch()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
  * | `refresh_token_missing` | 401 | `req.auth.refresh()` but the provider issued no refresh token |
  * | `access_token_rejected` | 401 | the provider rejected the access token (userinfo) even after a refresh |
  * | `logout_token_invalid` | 400 | a back-channel logout token failed validation (answered to the provider, not via `next`) |
