@@ -53,11 +53,18 @@ const sessionMissing = () =>
     'req.session is missing: mount express-session before relyingParty(), e.g. app.use(session({ secret, resave: false, saveUninitialized: false })). Did you forget to use express-session middleware?',
   );
 
-/** The request's session, or a `session_missing` error when express-session is not mounted. */
+/**
+ * The request's session, or a `session_missing` error when express-session
+ * is not mounted. express-session mounted but without a session means its
+ * store said it is disconnected: `session_store_error` (503).
+ */
 export function requireSession(req: Request): RequestSession {
   const session = req.session as RequestSession | undefined;
-  if (!session || typeof session.regenerate !== 'function') throw sessionMissing();
-  return session;
+  if (session && typeof session.regenerate === 'function') return session;
+  if ((req.sessionStore as Request['sessionStore'] | undefined) !== undefined) {
+    throw new RelyingPartyError('session_store_error', 'The session store is disconnected: no session could be loaded.');
+  }
+  throw sessionMissing();
 }
 
 /** Records a pending login, dropping expired ones and the oldest beyond `maxPendingLogins`. */

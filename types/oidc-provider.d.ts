@@ -4,6 +4,11 @@
  * describes a CommonJS module that does not type-check under NodeNext ESM.
  */
 declare module 'oidc-provider' {
+  export const errors: {
+    /** `invalid_target` (RFC 8707): the requested resource indicator is unknown. */
+    InvalidTarget: new (description?: string) => Error;
+  };
+
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
   type Awaitable<T> = T | Promise<T>;

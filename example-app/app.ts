@@ -1,0 +1,343 @@
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import session from 'express-session';
+import type { Store } from 'express-session';
+import helmet from 'helmet';
+import { RelyingPartyError, relyingParty, requiresAuth } from 'express-relying-party';
+import { accountsApi } from './api.js';
+import type { DemoAccount } from './api.js';
+import { accountsPage, errorPage, homePage, profilePage } from './views.js';
+import type { AccountsResult, PageContext } from './views.js';
+
+/**
+ * The demo app: an ordinary Express app that becomes an OpenID Connect
+ * relying party with two middleware calls (`relyingParty()` and
+ * `requiresAuth()`), plus a small "bank accounts" API it calls with the
+ * access token. `server.ts` starts it (and the sandbox provider); tests
+ * import `createApp()` directly.
+ */
+export interface DemoAppOptions {
+  /** The provider's issuer URL. */
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Public origin of the app, e.g. `http://127.0.0.1:3000`. */
+  readonly baseUrl: string;
+  readonly sessionSecret: string;
+  /** Scopes to ask for. Default is `'openid profile email accounts:read'`. */
+  readonly scope?: string;
+  /** Resource indicator and audience of the accounts API. Default is `<baseUrl>/api`. */
+  readonly apiAudience?: string;
+  /** How the pages name the provider. Default is the issuer's host. */
+  readonly providerName?: string;
+  /** Running against the embedded sandbox: the pages show its hints. Default is `false`. */
+  readonly sandbox?: boolean;
+  /** Session store. Default is express-session's MemoryStore, fine for a demo, not for production. */
+  readonly sessionStore?: Store;
+  /** Receives server-side failures (5xx) with their stack and cause. Default is `console.error`. */
+  readonly logError?: (err: unknown) => void;
+}
+
+const staticDir = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** Builds the demo app. It does not listen: see `server.ts`. */
+export function createApp(options: DemoAppOptions): Express {
+  const { issuer, clientId, clientSecret, sessionSecret, sessionStore, logError = console.error } = options;
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const scope = options.scope ?? 'openid profile email accounts:read';
+  const apiAudience = options.apiAudience ?? `${baseUrl}/api`;
+  const apiUrl = `${baseUrl}/api/accounts`;
+  const https = baseUrl.startsWith('https:');
+  const providerName = options.providerName ?? new URL(issuer).host;
+  const sandbox = options.sandbox ?? false;
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'"],
+          // "Sign out" is a form whose POST /logout answers with a redirect to
+          // the provider's end_session endpoint; browsers apply form-action to
+          // that redirect too, so the provider's origin must be allowed
+          formAction: ["'self'", new URL(issuer).origin],
+          ...(https ? {} : { upgradeInsecureRequests: null }),
+        },
+      },
+      // HSTS only means something over https
+      strictTransportSecurity: https,
+    }),
+  );
+  app.use('/static', express.static(staticDir, { maxAge: '1h' }));
+
+  // The accounts API comes before the session: it is a separate resource
+  // server that trusts the bearer token only, never the app's cookie.
+  app.use('/api', accountsApi({ issuer, audience: apiAudience }));
+
+  app.use(
+    session({
+      name: 'demo.sid',
+      secret: sessionSecret,
+      ...(sessionStore === undefined ? {} : { store: sessionStore }),
+      resave: false,
+      // no cookie until there is something to keep (a pending login)
+      saveUninitialized: false,
+      cookie: {
+        httpOnly: true,
+        // lax, not strict: the provider's redirect back to /callback is a
+        // cross-site navigation and must carry the cookie of the session
+        // that holds the pending login (its state, nonce and PKCE verifier)
+        sameSite: 'lax',
+        // behind a TLS-terminating proxy, also set app.set('trust proxy', 1)
+        secure: https,
+      },
+    }),
+  );
+
+  // /login, /callback and /logout, and req.auth on every request. Per login
+  // the library keeps three one-time values in the session:
+  // - state: the callback must carry it back, so a forged or replayed
+  //   callback (login CSRF) is refused;
+  // - nonce: echoed inside the ID token, so an ID token from another login
+  //   cannot be replayed;
+  // - the PKCE code_verifier: only its hash travels in the browser, and the
+  //   token endpoint wants the verifier itself, so a code stolen from the
+  //   redirect (history, logs, a malicious app on the device) is useless.
+  // After the code exchange the session gets a new id: an id planted in the
+  // browser before the login (session fixation) is worthless afterwards.
+  app.use(
+    relyingParty({
+      issuer,
+      clientId,
+      clientSecret,
+      baseUrl,
+      scope,
+      // RFC 8707: name the API the access token is for; the provider puts it
+      // in the token's `aud`, and the API accepts nothing else
+      authorizationParams: { resource: apiAudience },
+    }),
+  );
+
+  function pageContext(req: Request): PageContext {
+    const user = req.auth?.user;
+    const name = [user?.name, user?.preferred_username, user?.sub].find((value) => typeof value === 'string');
+    return { userName: typeof name === 'string' ? name : undefined, providerName, sandbox };
+  }
+
+  app.get('/', function home(req, res) {
+    res.type('html').send(homePage(pageContext(req)));
+  });
+
+  // requiresAuth(): signed-out browsers go to the provider and come back here
+  app.get('/profile', requiresAuth(), function profile(req, res) {
+    const token = req.auth?.accessToken;
+    res.type('html').send(
+      profilePage(pageContext(req), {
+        claims: req.auth?.user ?? {},
+        accessToken: token && { type: token.type, expiresAt: token.expiresAt, scope: token.scope, expired: token.isExpired() },
+        requestedScope: scope,
+      }),
+    );
+  });
+
+  app.get('/accounts', requiresAuth(), async function accounts(req, res) {
+    const result = await fetchAccounts(req.auth?.accessToken, apiUrl);
+    res.status(result.ok ? 200 : result.status).type('html').send(accountsPage(pageContext(req), result));
+  });
+
+  app.use(function notFound(req, res) {
+    res.status(404).type('html').send(
+      errorPage(pageContext(req), {
+        status: 404,
+        title: 'Page not found',
+        message: 'There is no page at this address.',
+        code: 'not_found',
+        retry: false,
+      }),
+    );
+  });
+
+  // The library never renders errors: a failed login reaches this handler
+  // as a RelyingPartyError. Its `code` says what happened, its `status` what
+  // to answer; the stack and the cause go to the log, never to the browser.
+  app.use(function errorHandler(err: unknown, req: Request, res: Response, next: NextFunction) {
+    if (res.headersSent) return next(err);
+    const page = describeError(err, providerName);
+    if (page.status >= 500) logError(err);
+    res.status(page.status).type('html').send(errorPage(pageContext(req), page));
+  });
+
+  return app;
+}
+
+interface ErrorCopy {
+  readonly title: string;
+  readonly message: string;
+  readonly retry: boolean;
+}
+
+/** What the user reads for each RelyingPartyError code; `{provider}` is replaced by the provider's name. */
+const errorCopy: Readonly<Record<string, ErrorCopy>> = {
+  access_denied: {
+    title: 'Sign-in was cancelled',
+    message: 'You declined the request at {provider} (or its policy refused it), so nothing was shared with this app.',
+    retry: true,
+  },
+  login_expired: {
+    title: 'The sign-in took too long',
+    message: 'A sign-in has to be finished within a few minutes. Please start again.',
+    retry: true,
+  },
+  state_unknown: {
+    title: 'This sign-in is no longer valid',
+    message: 'It was already completed, started in another browser, or your session expired. Please start again.',
+    retry: true,
+  },
+  state_missing: {
+    title: 'This sign-in is no longer valid',
+    message: 'The answer from {provider} was incomplete. Please start again.',
+    retry: true,
+  },
+  authorization_error: {
+    title: 'Sign-in could not be completed',
+    message: '{provider} could not process the sign-in request. Please try again.',
+    retry: true,
+  },
+  callback_invalid: {
+    title: 'Sign-in could not be completed',
+    message: 'The answer from {provider} did not pass the app’s security checks. Please sign in again.',
+    retry: true,
+  },
+  token_request_rejected: {
+    title: 'Sign-in could not be completed',
+    message: '{provider} refused the one-time sign-in code: it expired or was already used. Please sign in again.',
+    retry: true,
+  },
+  id_token_invalid: {
+    title: 'Sign-in could not be completed',
+    message: 'The identity token from {provider} did not pass the app’s security checks. Please sign in again.',
+    retry: true,
+  },
+  provider_unreachable: {
+    title: 'The sign-in service is not reachable',
+    message: '{provider} cannot be reached right now. Please try again in a moment.',
+    retry: true,
+  },
+  provider_timeout: {
+    title: 'The sign-in service is not answering',
+    message: '{provider} took too long to answer. Please try again in a moment.',
+    retry: true,
+  },
+  provider_error: {
+    title: 'The sign-in service has a problem',
+    message: '{provider} answered with an error. Please try again in a moment.',
+    retry: true,
+  },
+  provider_response_too_large: {
+    title: 'The sign-in service has a problem',
+    message: '{provider} sent an unexpected answer. Please try again in a moment.',
+    retry: true,
+  },
+  session_store_error: {
+    title: 'Temporarily unavailable',
+    message: 'The app could not store your session. Please try again in a moment.',
+    retry: true,
+  },
+};
+
+const misconfigured: ErrorCopy = {
+  title: 'This app is misconfigured',
+  message: 'The app cannot sign you in because of a problem on our side. The details are in the server log.',
+  retry: false,
+};
+
+/** Turns any error into what the error page shows; only the status is taken from the error. */
+export function describeError(err: unknown, providerName: string): ErrorCopy & { status: number; code: string } {
+  if (err instanceof RelyingPartyError) {
+    const copy = errorCopy[err.code] ?? misconfigured;
+    return { ...copy, message: copy.message.replaceAll('{provider}', providerName), status: err.status, code: err.code };
+  }
+  // errors of other middleware (a malformed request body, an unavailable
+  // session store, …) may carry a status and a code of their own
+  const { status: rawStatus, code: rawCode } = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+  const status = typeof rawStatus === 'number' && rawStatus >= 400 && rawStatus <= 599 ? rawStatus : 500;
+  const fallbackCode = status < 500 ? 'bad_request' : 'server_error';
+  const code = typeof rawCode === 'string' && /^[a-z][a-z0-9_]*$/.test(rawCode) ? rawCode : fallbackCode;
+  if (status < 500) {
+    return { title: 'Bad request', message: 'The app could not understand this request.', retry: false, status, code };
+  }
+  if (status === 503) {
+    return { title: 'Temporarily unavailable', message: 'The app cannot serve this page right now. Please try again in a moment.', retry: false, status, code };
+  }
+  return {
+    title: 'Something went wrong',
+    message: 'An unexpected error happened on our side. Please try again later.',
+    retry: false,
+    status,
+    code,
+  };
+}
+
+function isDemoAccount(value: unknown): value is DemoAccount {
+  if (typeof value !== 'object' || value === null) return false;
+  const { id, name, iban, currency, balanceMinor } = value as Record<string, unknown>;
+  return (
+    typeof id === 'string' &&
+    typeof name === 'string' &&
+    typeof iban === 'string' &&
+    typeof currency === 'string' &&
+    typeof balanceMinor === 'number'
+  );
+}
+
+/**
+ * The last two steps of the flow: call the API with the access token, get
+ * the data back. The token travels only from this server to the API, never
+ * through the browser.
+ */
+async function fetchAccounts(token: NonNullable<Request['auth']>['accessToken'], apiUrl: string): Promise<AccountsResult> {
+  const signInAgain = (status: number, title: string, message: string): AccountsResult => ({ ok: false, status, title, message, signInAgain: true });
+  const unavailable: AccountsResult = {
+    ok: false,
+    status: 502,
+    title: 'The accounts API is not available',
+    message: 'The app could not get your accounts from the API. Please try again in a moment.',
+    signInAgain: false,
+  };
+  if (token === undefined) return signInAgain(403, 'No access token', 'The provider issued no access token for the API.');
+  // no refresh token in this demo: an expired access token means signing in again
+  if (token.isExpired()) return signInAgain(401, 'Your access has expired', 'The access token for the API has expired. Sign in again to get a new one.');
+
+  let response: globalThis.Response;
+  try {
+    response = await fetch(apiUrl, {
+      headers: { authorization: `Bearer ${token.value}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch {
+    return unavailable;
+  }
+  if (response.status === 401) {
+    return signInAgain(401, 'The API did not accept the access token', `It answered: ${response.headers.get('www-authenticate') ?? '401'}. Sign in again to get a new token.`);
+  }
+  if (response.status === 403) {
+    return signInAgain(403, 'The API needs a permission you did not grant', `It answered: ${response.headers.get('www-authenticate') ?? '403'}.`);
+  }
+  if (!response.ok) return unavailable;
+  const body: unknown = await response.json().catch(() => undefined);
+  const { owner, accounts } = (body ?? {}) as Record<string, unknown>;
+  if (typeof owner !== 'string' || !Array.isArray(accounts) || !accounts.every(isDemoAccount)) return unavailable;
+  return { ok: true, owner, accounts, apiUrl };
+}
+
+// `tsx example-app/app.ts` works like `npm start`; importing this module never listens.
+// Not awaited: server.ts imports this module, which must finish loading first.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void import('./server.js').then(({ main }) => main());
+}

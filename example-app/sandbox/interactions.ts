@@ -1,0 +1,204 @@
+import express from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import type { Interaction, Provider } from 'oidc-provider';
+import type { SandboxAccounts } from './accounts.js';
+import { checkOneTimeCode } from './sca.js';
+import { consentPage, loginPage, scaPage } from './views.js';
+import type { ScopeDescription } from './views.js';
+
+/**
+ * The sandbox's interaction pages, in the standard oidc-provider pattern:
+ * when the provider needs the user (no session yet, consent missing), it
+ * stores the authorization request as an "interaction", sends the browser to
+ * `/interaction/:uid`, and waits. These routes render the pages and, once
+ * the user is done, hand the outcome back with `interactionFinished()`,
+ * which redirects the browser into the provider to finish the authorization
+ * request (and on to the app's `/callback` with a code).
+ *
+ * The three steps (sign in, consent, then Strong Customer Authentication
+ * that confirms the consent, as PSD2 banks do) are one interaction: what is
+ * done so far is kept in `progress` below, and a single
+ * `interactionFinished()` at the end reports the login (with `acr`/`amr`
+ * telling how the user authenticated) and the consent together.
+ */
+
+/** The one API (resource server) this sandbox issues access tokens for. */
+export interface SandboxApi {
+  /** Its resource indicator (RFC 8707), also the `aud` of its access tokens. */
+  readonly indicator: string;
+  /** The scopes it understands. */
+  readonly scopes: readonly string[];
+}
+
+export interface InteractionRoutesOptions {
+  readonly provider: Provider;
+  readonly accounts: SandboxAccounts;
+  /** Display names of the registered clients, by client id. */
+  readonly clientNames: ReadonlyMap<string, string>;
+  /** The OpenID Connect scopes the provider supports (`openid`, `profile`, …). */
+  readonly oidcScopes: ReadonlySet<string>;
+  readonly api: SandboxApi;
+}
+
+const scopeTexts: Readonly<Record<string, string>> = {
+  openid: 'Confirm who you are (your Sandbox Bank customer id)',
+  profile: 'See your name and username',
+  email: 'See your email address',
+  offline_access: 'Stay connected while you are away',
+  'accounts:read': 'Read the list of your accounts and their balances',
+};
+
+interface Progress {
+  accountId?: string;
+  consented: boolean;
+  expiresAt: number;
+}
+
+/** How long a half-finished interaction is remembered; oidc-provider's own Interaction TTL is the same. */
+const PROGRESS_TTL_MS = 10 * 60 * 1000;
+
+function stringParam(params: Interaction['params'], name: string): string | undefined {
+  const value = params[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function formField(req: Request, name: string): string {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null) return '';
+  const value: unknown = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
+}
+
+const parseForm = express.urlencoded({ extended: false, limit: '10kb' });
+
+/** Interaction pages are per-user and one-time: never cache them. */
+function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.set('Cache-Control', 'no-store');
+  next();
+}
+
+/** Express router for `/interaction/:uid` and its three forms. */
+export function interactionRoutes(options: InteractionRoutesOptions): Router {
+  const { provider, accounts, clientNames, oidcScopes, api } = options;
+  const progressByUid = new Map<string, Progress>();
+
+  function progressOf(uid: string): Progress {
+    const now = Date.now();
+    for (const [key, entry] of progressByUid) if (entry.expiresAt <= now) progressByUid.delete(key);
+    let progress = progressByUid.get(uid);
+    if (progress === undefined) {
+      progress = { consented: false, expiresAt: now + PROGRESS_TTL_MS };
+      progressByUid.set(uid, progress);
+    }
+    return progress;
+  }
+
+  /** Loads the interaction bound to this browser (oidc-provider checks its cookie) and what is done of it. */
+  async function load(req: Request, res: Response) {
+    const details = await provider.interactionDetails(req, res);
+    const progress = progressOf(details.uid);
+    // no login prompt: the user already has a session at the provider
+    if (details.prompt.name !== 'login') progress.accountId ??= details.session?.accountId;
+    const clientId = details.params.client_id;
+    const clientName = clientNames.get(clientId) ?? clientId;
+    return { details, progress, clientName };
+  }
+
+  function requestedScopes(details: Interaction): string[] {
+    return (stringParam(details.params, 'scope') ?? '').split(' ').filter((scope) => scope !== '');
+  }
+
+  function requestedResource(details: Interaction): string | undefined {
+    return stringParam(details.params, 'resource');
+  }
+
+  const router = express.Router();
+  router.use('/interaction', noStore);
+
+  router.get('/interaction/:uid', async function showInteraction(req: Request, res: Response) {
+    const { details, progress, clientName } = await load(req, res);
+    const { uid } = details;
+    if (progress.accountId === undefined) {
+      res.type('html').send(loginPage({ uid, clientName }));
+    } else if (!progress.consented) {
+      const scopes: ScopeDescription[] = requestedScopes(details).map((scope) => ({ scope, text: scopeTexts[scope] ?? scope }));
+      const username = accounts.usernameOf(progress.accountId) ?? progress.accountId;
+      res.type('html').send(consentPage({ uid, clientName, username, scopes, resource: requestedResource(details) }));
+    } else {
+      res.type('html').send(scaPage({ uid, clientName }));
+    }
+  });
+
+  router.post('/interaction/:uid/login', parseForm, async function submitLogin(req: Request, res: Response) {
+    const { details, progress, clientName } = await load(req, res);
+    const username = formField(req, 'username').trim();
+    if (username === '') {
+      res.status(400).type('html').send(loginPage({ uid: details.uid, clientName, error: 'Enter a username (any name works in the sandbox).' }));
+      return;
+    }
+    // the sandbox convention: every username/password pair is valid
+    progress.accountId = accounts.signIn(username);
+    // 303 See Other: the browser follows with a GET, so reloading never re-posts the form
+    res.redirect(303, `/interaction/${details.uid}`);
+  });
+
+  router.post('/interaction/:uid/consent', parseForm, async function submitConsent(req: Request, res: Response) {
+    const { details, progress } = await load(req, res);
+    if (progress.accountId === undefined) return res.redirect(303, `/interaction/${details.uid}`);
+    if (formField(req, 'decision') !== 'approve') {
+      progressByUid.delete(details.uid);
+      // the app receives `error=access_denied` at its callback
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user declined the consent request.' },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    progress.consented = true;
+    res.redirect(303, `/interaction/${details.uid}`);
+  });
+
+  router.post('/interaction/:uid/sca', parseForm, async function submitSca(req: Request, res: Response) {
+    const { details, progress, clientName } = await load(req, res);
+    const { accountId } = progress;
+    if (accountId === undefined || !progress.consented) return res.redirect(303, `/interaction/${details.uid}`);
+    const sca = checkOneTimeCode(formField(req, 'otp'));
+    if (!sca.ok) {
+      res.status(400).type('html').send(scaPage({ uid: details.uid, clientName, error: sca.message }));
+      return;
+    }
+
+    // Record the consent as a Grant: OpenID scopes (which claims the app may
+    // see) and, separately, the API's scopes for its resource indicator;
+    // the access token is then issued for that API only.
+    const clientId = details.params.client_id;
+    const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
+    const grant = existing ?? new provider.Grant({ accountId, clientId });
+    const scopes = requestedScopes(details);
+    const oidc = scopes.filter((scope) => oidcScopes.has(scope));
+    if (oidc.length > 0) grant.addOIDCScope(oidc.join(' '));
+    const resource = requestedResource(details);
+    const apiScopes = scopes.filter((scope) => api.scopes.includes(scope));
+    if (resource === api.indicator && apiScopes.length > 0) grant.addResourceScope(resource, apiScopes.join(' '));
+    const grantId = await grant.save();
+
+    const result: FinishedInteraction = {
+      // acr/amr end up in the ID token: they tell the app whether SCA happened
+      // remember: false keeps the sandbox session in a browser-session cookie
+      login: { accountId, acr: sca.acr, amr: [...sca.amr], remember: false },
+      consent: { grantId },
+    };
+    progressByUid.delete(details.uid);
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  });
+
+  return router;
+}
+
+/** What the sandbox reports back to oidc-provider when all three steps are done. */
+interface FinishedInteraction {
+  login: { accountId: string; acr: string; amr: string[]; remember: boolean };
+  consent: { grantId: string };
+}

@@ -1,0 +1,44 @@
+/**
+ * Strong Customer Authentication (SCA) in the sandbox, and how the ID token
+ * reports it.
+ *
+ * PSD2 requires two independent factors (here: the password, something you
+ * know, plus a one-time code from an authenticator app, something you have)
+ * before a bank shares account data. Relying parties learn what happened
+ * from two ID token claims:
+ *
+ * - `acr` (authentication context class): the level reached. The sandbox
+ *   uses the UK Open Banking values: `urn:openbanking:psd2:sca` after SCA,
+ *   `urn:openbanking:psd2:ca` after the password alone.
+ * - `amr` (authentication methods, RFC 8176): `['pwd']` or `['pwd', 'otp']`.
+ *
+ * There is no authenticator app for the sandbox, so an empty code is
+ * accepted and simply yields the lower level; a filled-in code must be
+ * exactly six digits (any six digits: the sandbox does not check them
+ * against a secret).
+ */
+
+/** `acr` after the password only (customer authentication, one factor). */
+export const ACR_CUSTOMER_AUTHENTICATION = 'urn:openbanking:psd2:ca';
+/** `acr` after the password plus a one-time code (strong customer authentication). */
+export const ACR_STRONG_CUSTOMER_AUTHENTICATION = 'urn:openbanking:psd2:sca';
+
+/** The outcome of the SCA step. */
+export type ScaResult =
+  | { readonly ok: true; readonly acr: string; readonly amr: readonly string[] }
+  | { readonly ok: false; readonly message: string };
+
+/** Checks the one-time code typed at the SCA page; spaces (`123 456`) are ignored. */
+export function checkOneTimeCode(input: string): ScaResult {
+  const code = input.replace(/\s+/g, '');
+  if (code === '') {
+    return { ok: true, acr: ACR_CUSTOMER_AUTHENTICATION, amr: ['pwd'] };
+  }
+  if (/^\d{6}$/.test(code)) {
+    return { ok: true, acr: ACR_STRONG_CUSTOMER_AUTHENTICATION, amr: ['pwd', 'otp'] };
+  }
+  const problem = /\D/.test(code)
+    ? 'The one-time code can only contain digits, like 123456.'
+    : `The one-time code must be exactly 6 digits; you entered ${code.length}.`;
+  return { ok: false, message: `${problem} Leave the field empty if you have no authenticator app.` };
+}

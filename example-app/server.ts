@@ -1,0 +1,175 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createApp } from './app.js';
+import { ConfigError, configFromEnv } from './config.js';
+import type { DemoConfig } from './config.js';
+import { BANK_NAME, startSandbox } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/index.js';
+import { createRedisSessionStore } from './session-store.js';
+
+/**
+ * `npm start`: the demo app, plus the sandbox provider unless OIDC_ISSUER
+ * points at a real one. Prints the URL to open; Ctrl-C stops both.
+ */
+
+/** The demo, running. */
+export interface RunningDemo {
+  /** Where to open the app. */
+  readonly url: string;
+  /** The provider in use. */
+  readonly issuer: string;
+  /** The sandbox, when one was started. */
+  readonly sandbox: Sandbox | undefined;
+  /** Stops the app and the sandbox. */
+  close(): Promise<void>;
+}
+
+/** Extra knobs for tests. */
+export interface StartOptions {
+  /** Passed to `createApp()`. Default is `console.error`. */
+  readonly logError?: (err: unknown) => void;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    // keep-alive connections would otherwise hold close() open for seconds
+    server.closeAllConnections();
+  });
+}
+
+/** Starts the app (and the sandbox when `config.provider.kind` is `'sandbox'`). */
+export async function startDemo(config: DemoConfig, options: StartOptions = {}): Promise<RunningDemo> {
+  // Listen before building the app: with PORT=0 the base URL, hence the
+  // redirect URI the sandbox registers, is only known once the port is.
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const server = createServer((req, res) => {
+    if (handler) return handler(req, res);
+    res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('Starting, try again in a second.\n');
+  });
+  const address = await listen(server, config.port, config.host);
+  const baseUrl = config.baseUrl ?? `http://127.0.0.1:${address.port}`;
+  const apiAudience = config.apiAudience ?? `${baseUrl}/api`;
+
+  let sandbox: Sandbox | undefined;
+  // several instances of the app share sessions only through a shared store
+  const sessions = config.sessionStore === undefined ? undefined : createRedisSessionStore(config.sessionStore);
+  try {
+    let issuer: string;
+    if (config.provider.kind === 'sandbox') {
+      sandbox = await startSandbox({
+        port: config.provider.port,
+        client: {
+          clientId: config.provider.clientId,
+          clientSecret: config.provider.clientSecret,
+          clientName: 'Relying Party Demo',
+          redirectUris: [`${baseUrl}/callback`],
+          postLogoutRedirectUris: [`${baseUrl}/`],
+        },
+        api: { audience: apiAudience, scopes: ['accounts:read'] },
+      });
+      issuer = sandbox.issuer;
+    } else {
+      issuer = config.provider.issuer;
+    }
+
+    const app = createApp({
+      issuer,
+      clientId: config.provider.clientId,
+      clientSecret: config.provider.clientSecret,
+      baseUrl,
+      sessionSecret: config.sessionSecret,
+      scope: config.scope,
+      apiAudience,
+      ...(sandbox ? { providerName: BANK_NAME, sandbox: true } : {}),
+      ...(options.logError ? { logError: options.logError } : {}),
+      ...(sessions ? { sessionStore: sessions.store } : {}),
+    });
+    handler = app;
+
+    const running = sandbox;
+    return {
+      url: baseUrl,
+      issuer,
+      sandbox: running,
+      async close() {
+        await Promise.all([closeServer(server), running?.close()]);
+        await sessions?.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all([closeServer(server), sandbox?.close(), sessions?.close()]);
+    throw err;
+  }
+}
+
+function describeStartFailure(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'EADDRINUSE' && 'port' in err) {
+    return `Port ${String(err.port)} is already in use. Stop the other program or choose other ports, e.g. PORT=4000 SANDBOX_PORT=4001 npm start.`;
+  }
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** The `npm start` entry point. */
+export async function main(): Promise<void> {
+  const started = performance.now();
+  let demo: RunningDemo;
+  let config: DemoConfig;
+  try {
+    config = configFromEnv(process.env);
+    demo = await startDemo(config);
+  } catch (err) {
+    console.error(`Cannot start the demo: ${describeStartFailure(err)}`);
+    process.exitCode = 1;
+    return;
+  }
+
+  const lines: string[] = [];
+  if (demo.sandbox) {
+    lines.push(`${BANK_NAME} (sandbox OpenID provider) is running at ${demo.issuer}`);
+    lines.push('  Any username and password work; the one-time code may be left empty or be any 6 digits.');
+    lines.push('  Set OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and SESSION_SECRET to use a real provider instead.');
+  } else {
+    lines.push(`Using the OpenID provider ${demo.issuer}`);
+  }
+  if (config.sessionSecretGenerated) {
+    lines.push('SESSION_SECRET is not set: using a random one, so sessions end when the demo stops.');
+  }
+  lines.push('', `  Open ${demo.url} in your browser.`, '', `Ready in ${Math.round(performance.now() - started)} ms. Press Ctrl-C to stop.`);
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the demo…`);
+    // should anything still hold the event loop open, do not hang on Ctrl-C
+    setTimeout(() => process.exit(0), 3000).unref();
+    demo.close().then(
+      () => console.log('Stopped.'),
+      (err: unknown) => {
+        console.error('Error while stopping:', err);
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

@@ -1,0 +1,290 @@
+import { documentOf, html } from './html.js';
+import type { Html } from './html.js';
+import type { DemoAccount } from './api.js';
+
+/**
+ * The demo app's pages. Plain functions returning HTML strings: the point
+ * of the demo is the sign-in flow, not a template engine. Nothing here ever
+ * prints a token: the profile shows the *claims* of the ID token and the
+ * access token's metadata, never the tokens themselves.
+ */
+
+const APP_NAME = 'Relying Party Demo';
+
+/** What the pages need to know about the visitor and the setup. */
+export interface PageContext {
+  /** Display name of the signed-in user; `undefined` when signed out. */
+  readonly userName: string | undefined;
+  /** Name of the provider, e.g. "Sandbox Bank" or the issuer's host. */
+  readonly providerName: string;
+  /** True when running against the embedded sandbox. */
+  readonly sandbox: boolean;
+}
+
+function layout(ctx: PageContext, title: string, content: Html): string {
+  const signedIn = ctx.userName !== undefined;
+  return documentOf(html`<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>${title} – ${APP_NAME}</title>
+    <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+    <link rel="stylesheet" href="/static/app.css">
+  </head>
+  <body>
+    <a class="skip-link" href="#main">Skip to content</a>
+    <header class="site-header">
+      <a class="brand" href="/">${APP_NAME}</a>
+      <nav aria-label="Main">
+        <ul>
+          <li><a href="/">Home</a></li>
+          <li><a href="/profile">Profile</a></li>
+          <li><a href="/accounts">Accounts</a></li>
+        </ul>
+      </nav>
+      <div class="session">
+        ${
+          signedIn
+            ? html`<span class="who">Signed in as <strong>${ctx.userName}</strong></span>
+              <form method="post" action="/logout"><button type="submit" class="link-button">Sign out</button></form>`
+            : html`<a class="button small" href="/login">Sign in</a>`
+        }
+      </div>
+    </header>
+    <main id="main">
+      ${content}
+    </main>
+    <footer class="site-footer">
+      <p>An <a href="https://openid.net/specs/openid-connect-core-1_0.html">OpenID Connect</a> relying party built with
+        <code>express-relying-party</code>. Provider: ${ctx.providerName}${ctx.sandbox ? ' (sandbox on your machine)' : ''}.</p>
+    </footer>
+  </body>
+</html>`);
+}
+
+/** `/`: what the demo shows, and a sign-in button (or a greeting). */
+export function homePage(ctx: PageContext): string {
+  if (ctx.userName !== undefined) {
+    return layout(
+      ctx,
+      'Home',
+      html`<section class="hero">
+        <h1>Hello, ${ctx.userName}!</h1>
+        <p>You are signed in with ${ctx.providerName}. The app keeps your tokens in its server-side session; your browser only holds a session cookie.</p>
+        <p class="actions">
+          <a class="button" href="/profile">See your profile</a>
+          <a class="button secondary" href="/accounts">See your accounts</a>
+        </p>
+      </section>`,
+    );
+  }
+  return layout(
+    ctx,
+    'Home',
+    html`<section class="hero">
+      <h1>Sign in with OpenID Connect</h1>
+      <p>This app is an OpenID Connect <em>relying party</em>: it lets ${ctx.providerName} sign you in, then calls an API on
+        your behalf with the access token it received. Click through the whole authorization code flow:</p>
+      <ol class="flow">
+        <li>The app sends your browser to ${ctx.providerName} with a <code>state</code>, a <code>nonce</code> and a PKCE
+          <code>code_challenge</code>.</li>
+        <li>You sign in, approve what the app asks for, and confirm with Strong Customer Authentication.</li>
+        <li>${ctx.providerName} sends you back to <code>/callback</code> with a one-time authorization code.</li>
+        <li>The app exchanges the code, its PKCE verifier and its client secret for tokens, and checks the ID token.</li>
+        <li>The app calls the accounts API with the access token; the API verifies it and returns your data.</li>
+      </ol>
+      ${
+        ctx.sandbox
+          ? html`<p class="note">Sandbox: any username and password work. On the one-time code page, leave the field empty
+              or type any 6 digits.</p>`
+          : ''
+      }
+      <p class="actions"><a class="button" href="/login">Sign in</a></p>
+    </section>`,
+  );
+}
+
+const claimLabels: Readonly<Record<string, string>> = {
+  sub: 'Subject: your stable, opaque id at the provider',
+  name: 'Name',
+  preferred_username: 'Username',
+  email: 'Email address',
+  email_verified: 'Whether the provider verified the email address',
+  acr: 'Authentication context class: how strongly you authenticated',
+  amr: 'Authentication methods used',
+  auth_time: 'When you authenticated at the provider',
+  iss: 'Issuer: who signed this ID token',
+  aud: 'Audience: the app it was issued to (our client id)',
+  azp: 'Authorized party',
+  iat: 'When the ID token was issued',
+  exp: 'When the ID token expires',
+  nonce: 'Nonce: ties the token to this very login',
+  sid: 'Your session id at the provider',
+  at_hash: 'Hash binding the ID token to the access token',
+};
+
+const claimOrder = Object.keys(claimLabels);
+const timeClaims = new Set(['iat', 'exp', 'auth_time', 'nbf', 'updated_at']);
+
+const acrMeanings: Readonly<Record<string, string>> = {
+  'urn:openbanking:psd2:sca': 'Strong Customer Authentication: two factors',
+  'urn:openbanking:psd2:ca': 'Customer authentication: one factor only',
+};
+
+const amrMeanings: Readonly<Record<string, string>> = {
+  pwd: 'password',
+  otp: 'one-time code',
+  mfa: 'multiple factors',
+  sms: 'code by SMS',
+  hwk: 'hardware key',
+  swk: 'software key',
+  fpt: 'fingerprint',
+  face: 'face recognition',
+};
+
+/** `12:03:04 UTC, 22 Nov 2025 (in 59 minutes)` for epoch seconds. */
+export function describeTime(epochSeconds: number, now = Date.now()): string {
+  const date = new Date(epochSeconds * 1000);
+  const absolute = `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  const minutes = Math.round((epochSeconds * 1000 - now) / 60_000);
+  let relative: string;
+  if (minutes === 0) relative = 'now';
+  else if (Math.abs(minutes) < 120) relative = minutes > 0 ? `in ${minutes} min` : `${-minutes} min ago`;
+  else relative = minutes > 0 ? `in ${Math.round(minutes / 60)} h` : `${Math.round(-minutes / 60)} h ago`;
+  return `${absolute} (${relative})`;
+}
+
+function claimValue(name: string, value: unknown): Html {
+  if (timeClaims.has(name) && typeof value === 'number') return html`${describeTime(value)}`;
+  if (name === 'acr' && typeof value === 'string') {
+    const meaning = acrMeanings[value];
+    return html`<code>${value}</code>${meaning === undefined ? '' : html`<br><span class="muted">${meaning}</span>`}`;
+  }
+  if (name === 'amr' && Array.isArray(value)) {
+    return html`${value.map((method) => html`<code>${String(method)}</code> `)}<br><span class="muted">${value
+      .map((method) => amrMeanings[String(method)] ?? String(method))
+      .join(' + ')}</span>`;
+  }
+  if (typeof value === 'boolean') return html`${value ? 'yes' : 'no'}`;
+  if (typeof value === 'string' || typeof value === 'number') return html`${String(value)}`;
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return html`${value.join(', ')}`;
+  return html`<code>${JSON.stringify(value)}</code>`;
+}
+
+/** What the profile page shows about the access token: metadata only, never its value. */
+export interface AccessTokenSummary {
+  readonly type: string;
+  readonly expiresAt: number | undefined;
+  readonly scope: string | undefined;
+  readonly expired: boolean;
+}
+
+/** `/profile`: the ID token claims, the token expiry and the scopes granted. */
+export function profilePage(ctx: PageContext, args: { claims: Record<string, unknown>; accessToken: AccessTokenSummary | undefined; requestedScope: string }): string {
+  const { claims, accessToken, requestedScope } = args;
+  const names = Object.keys(claims).sort((a, b) => {
+    const rank = (name: string) => (claimOrder.includes(name) ? claimOrder.indexOf(name) : claimOrder.length);
+    return rank(a) - rank(b) || a.localeCompare(b);
+  });
+  const granted = accessToken?.scope?.split(' ').filter((scope) => scope !== '') ?? [];
+  return layout(
+    ctx,
+    'Profile',
+    html`<h1>Your profile</h1>
+      <p>These are the claims of the ID token ${ctx.providerName} issued at sign-in, after the app verified its signature,
+        issuer, audience, expiry and nonce. The tokens themselves stay on the server.</p>
+      <table class="claims">
+        <caption>ID token claims</caption>
+        <thead><tr><th scope="col">Claim</th><th scope="col">Value</th></tr></thead>
+        <tbody>
+          ${names.map(
+            (name) => html`<tr>
+              <th scope="row"><code>${name}</code>${claimLabels[name] === undefined ? '' : html`<span class="claim-label">${claimLabels[name]}</span>`}</th>
+              <td>${claimValue(name, claims[name])}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      <h2>Access token</h2>
+      ${
+        accessToken === undefined
+          ? html`<p>The provider issued no access token.</p>`
+          : html`<dl class="facts">
+              <dt>Type</dt><dd>${accessToken.type}</dd>
+              <dt>Expires</dt><dd>${accessToken.expiresAt === undefined ? 'not stated by the provider' : describeTime(accessToken.expiresAt)}${
+                accessToken.expired ? html` <strong class="warning">expired</strong>` : ''
+              }</dd>
+              <dt>Scopes granted</dt><dd>${granted.length === 0 ? 'not stated by the provider' : granted.map((scope) => html`<code class="chip">${scope}</code> `)}</dd>
+              <dt>Scopes requested</dt><dd>${requestedScope.split(' ').map((scope) => html`<code class="chip">${scope}</code> `)}</dd>
+            </dl>
+            <p class="muted">The OpenID scopes (<code>openid</code>, <code>profile</code>, <code>email</code>) decide which claims are
+              in the ID token above; the access token carries the API's scopes.</p>`
+      }`,
+  );
+}
+
+/** What the accounts page shows: the API's data, or why there is none. */
+export type AccountsResult =
+  | { readonly ok: true; readonly owner: string; readonly accounts: readonly DemoAccount[]; readonly apiUrl: string }
+  | { readonly ok: false; readonly status: number; readonly title: string; readonly message: string; readonly signInAgain: boolean };
+
+function money(minor: number, currency: string): string {
+  return new Intl.NumberFormat('en-GB', { style: 'currency', currency }).format(minor / 100);
+}
+
+/** `/accounts`: data from the demo API, fetched with the access token. */
+export function accountsPage(ctx: PageContext, result: AccountsResult): string {
+  if (!result.ok) {
+    return layout(
+      ctx,
+      'Accounts',
+      html`<h1>Your accounts</h1>
+        <div class="alert" role="alert"><h2>${result.title}</h2><p>${result.message}</p></div>
+        ${result.signInAgain ? html`<p class="actions"><a class="button" href="/login?returnTo=/accounts">Sign in again</a></p>` : ''}`,
+    );
+  }
+  return layout(
+    ctx,
+    'Accounts',
+    html`<h1>Your accounts</h1>
+      <table class="accounts">
+        <caption>Returned by the accounts API for <code>${result.owner}</code></caption>
+        <thead><tr><th scope="col">Account</th><th scope="col">IBAN</th><th scope="col" class="number">Balance</th></tr></thead>
+        <tbody>
+          ${result.accounts.map(
+            (account) => html`<tr>
+              <th scope="row">${account.name}</th>
+              <td><code>${account.iban}</code></td>
+              <td class="number">${money(account.balanceMinor, account.currency)}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      <h2>How this page got its data</h2>
+      <ol class="flow">
+        <li>The app took the access token from your session on the server.</li>
+        <li>It called <code>GET ${result.apiUrl}</code> with <code>Authorization: Bearer …</code>.</li>
+        <li>The API verified the token on its own: signature (with the provider's published keys), issuer, audience,
+          expiry, and the <code>accounts:read</code> scope.</li>
+        <li>The API returned the accounts of the token's subject, which the app shows here.</li>
+      </ol>`,
+  );
+}
+
+/** A friendly error page: what happened, what to do, and the code for support. No stack trace, ever. */
+export function errorPage(ctx: PageContext, args: { status: number; title: string; message: string; code: string; retry: boolean }): string {
+  const { status, title, message, code, retry } = args;
+  return layout(
+    ctx,
+    title,
+    html`<section class="error">
+      <h1>${title}</h1>
+      <p>${message}</p>
+      <p class="actions">
+        ${retry ? html`<a class="button" href="/login">Try signing in again</a>` : ''}
+        <a class="button ${retry ? 'secondary' : ''}" href="/">Back to the home page</a>
+      </p>
+      <p class="muted">Error code <code>${code}</code> · HTTP ${status}</p>
+    </section>`,
+  );
+}

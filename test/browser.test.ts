@@ -1,0 +1,251 @@
+/**
+ * The onboarding demo, clicked through in a real browser (Debian's
+ * Chromium driven by playwright-core): home → Sign in → sandbox login →
+ * consent → SCA → profile → accounts → sign out, plus the SCA code checks
+ * and Deny at consent. Every step leaves a screenshot in
+ * test-artifacts/screenshots/.
+ *
+ * Without Chromium these tests FAIL (saying how to install it); set
+ * SKIP_BROWSER_TESTS=1 to skip them explicitly.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { configFromEnv } from '../example-app/config.js';
+import { startDemo } from '../example-app/server.js';
+import type { RunningDemo } from '../example-app/server.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skipRequested = process.env.SKIP_BROWSER_TESTS === '1';
+const chromiumFound = existsSync(executablePath);
+const screenshotDir = join(process.cwd(), 'test-artifacts', 'screenshots');
+const BROWSER_TEST_TIMEOUT = 60_000;
+
+if (skipRequested) {
+  console.warn(
+    `SKIP_BROWSER_TESTS=1: the browser tests of the example app are SKIPPED${chromiumFound ? '' : ` (no Chromium at ${executablePath})`}. ` +
+      'Unset it to run them.',
+  );
+}
+
+/** One fresh browser profile (temporary user data dir), closed and deleted by `close()`. */
+async function openBrowser(): Promise<{ context: BrowserContext; page: Page; problems: string[]; close(): Promise<void> }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'erp-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 820 },
+    locale: 'en-GB',
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  // CSP violations (an inline style, a blocked form redirect…) show up as
+  // console errors; a missing stylesheet or icon as a failed subresource.
+  // Documents answered with 4xx on purpose (the SCA page with a bad code,
+  // the error page) are not problems.
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && response.request().resourceType() !== 'document') {
+      problems.push(`${response.status()} for ${response.request().resourceType()} ${response.url()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return {
+    context,
+    page,
+    problems,
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+async function expectHeading(page: Page, text: string): Promise<void> {
+  await page.getByRole('heading', { level: 1, name: text }).waitFor({ timeout: 10_000 });
+}
+
+/** Two cells of the profile's claims table: the claim's row contains its value. */
+async function claimRow(page: Page, claim: string): Promise<string> {
+  return page.locator('table.claims tr', { has: page.locator(`th code:text-is("${claim}")`) }).innerText();
+}
+
+async function signInAtSandbox(page: Page, username: string): Promise<void> {
+  await expectHeading(page, 'Sign in to Sandbox Bank');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill('any password works');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expectHeading(page, 'Allow Relying Party Demo to access your data?');
+}
+
+if (!chromiumFound && !skipRequested) {
+  describe('example app in a browser', () => {
+    it('needs Chromium', () => {
+      throw new Error(
+        `Chromium was not found at ${executablePath}, so the browser tests of the example app cannot run.\n` +
+          'Install it with: apt-get install -y chromium   (or point CHROMIUM_PATH at a Chromium binary)\n' +
+          'To skip these tests on purpose, set SKIP_BROWSER_TESTS=1.',
+      );
+    });
+  });
+} else {
+  (skipRequested ? describe.skip : describe)('example app in a browser', () => {
+    let demo: RunningDemo;
+
+    beforeAll(async () => {
+      // fresh every run, so no stale screenshot outlives a renamed step
+      rmSync(screenshotDir, { recursive: true, force: true });
+      mkdirSync(screenshotDir, { recursive: true });
+      demo = await startDemo(configFromEnv({ PORT: '0', SANDBOX_PORT: '0' }), { logError: () => undefined });
+    });
+    afterAll(async () => {
+      await demo?.close();
+    });
+
+    it(
+      'signs in without a one-time code, shows profile and accounts, signs out',
+      async () => {
+        const browser = await openBrowser();
+        const { page } = browser;
+        try {
+          await page.goto(demo.url);
+          await expectHeading(page, 'Sign in with OpenID Connect');
+          await screenshot(page, '01-home-signed-out');
+
+          await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+          await expectHeading(page, 'Sign in to Sandbox Bank');
+          expect(page.url()).toContain(`${demo.issuer}/interaction/`);
+          await page.getByLabel('Username').fill('Alice Example');
+          await page.getByLabel('Password').fill('any password works');
+          await screenshot(page, '02-sandbox-login');
+          await page.getByRole('button', { name: 'Sign in' }).click();
+
+          await expectHeading(page, 'Allow Relying Party Demo to access your data?');
+          await expect(page.getByRole('listitem').filter({ hasText: 'accounts:read' }).innerText()).resolves.toContain(
+            'Read the list of your accounts and their balances',
+          );
+          await screenshot(page, '03-sandbox-consent');
+          await page.getByRole('button', { name: 'Approve' }).click();
+
+          await expectHeading(page, 'Confirm it’s you');
+          await screenshot(page, '04-sandbox-sca');
+          // an empty code is accepted: the sandbox has no authenticator app
+          await page.getByRole('button', { name: 'Confirm' }).click();
+
+          await expectHeading(page, 'Hello, Alice Example!');
+          expect(page.url()).toBe(`${demo.url}/`);
+          await screenshot(page, '05-home-signed-in');
+
+          await page.getByRole('navigation').getByRole('link', { name: 'Profile' }).click();
+          await expectHeading(page, 'Your profile');
+          expect(await claimRow(page, 'name')).toContain('Alice Example');
+          expect(await claimRow(page, 'acr')).toContain('urn:openbanking:psd2:ca');
+          const amr = await claimRow(page, 'amr');
+          expect(amr).toContain('pwd');
+          expect(amr).not.toContain('otp');
+          expect(await page.content()).not.toMatch(/eyJ[\w-]+\.eyJ/);
+          await screenshot(page, '06-profile');
+
+          await page.getByRole('navigation').getByRole('link', { name: 'Accounts' }).click();
+          await expectHeading(page, 'Your accounts');
+          await expect(page.getByRole('rowheader', { name: 'Everyday current account' }).isVisible()).resolves.toBe(true);
+          await expect(page.getByRole('rowheader', { name: 'Rainy-day savings' }).isVisible()).resolves.toBe(true);
+          await screenshot(page, '07-accounts');
+
+          await page.getByRole('button', { name: 'Sign out' }).click();
+          await expectHeading(page, 'Sign out of Sandbox Bank too?');
+          await screenshot(page, '08-sandbox-sign-out');
+          await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+          await expectHeading(page, 'Sign in with OpenID Connect');
+          expect(page.url()).toBe(`${demo.url}/`);
+          await screenshot(page, '09-signed-out');
+
+          await page.goto(`${demo.url}/accounts`);
+          await expectHeading(page, 'Sign in to Sandbox Bank');
+          await screenshot(page, '10-protected-page-asks-to-sign-in');
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+
+    it(
+      'rejects a malformed one-time code, then completes SCA with 6 digits (acr …psd2:sca, amr pwd otp)',
+      async () => {
+        const browser = await openBrowser();
+        const { page } = browser;
+        try {
+          await page.goto(`${demo.url}/profile`);
+          await signInAtSandbox(page, 'Bob Builder');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await expectHeading(page, 'Confirm it’s you');
+
+          await page.getByLabel('One-time code').fill('12 34');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expect(page.getByRole('alert').innerText()).resolves.toContain('must be exactly 6 digits; you entered 4');
+          await expect(page.getByLabel('One-time code').getAttribute('aria-invalid')).resolves.toBe('true');
+          await screenshot(page, '11-sandbox-sca-invalid-code');
+
+          await page.getByLabel('One-time code').fill('12345x');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expect(page.getByRole('alert').innerText()).resolves.toContain('can only contain digits');
+
+          await page.getByLabel('One-time code').fill('246810');
+          await screenshot(page, '12-sandbox-sca-code-entered');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expectHeading(page, 'Your profile');
+          expect(page.url()).toBe(`${demo.url}/profile`);
+          expect(await claimRow(page, 'acr')).toContain('urn:openbanking:psd2:sca');
+          expect(await claimRow(page, 'amr')).toContain('pwd otp');
+          await screenshot(page, '13-profile-after-sca');
+
+          await page.goto(`${demo.url}/accounts`);
+          await expectHeading(page, 'Your accounts');
+          await expect(page.getByRole('rowheader', { name: 'Everyday current account' }).isVisible()).resolves.toBe(true);
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+
+    it(
+      'Deny at consent lands on the friendly error page',
+      async () => {
+        const browser = await openBrowser();
+        const { page } = browser;
+        try {
+          await page.goto(demo.url);
+          await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+          await signInAtSandbox(page, 'Dave');
+          await page.getByRole('button', { name: 'Deny' }).click();
+
+          await expectHeading(page, 'Sign-in was cancelled');
+          expect(page.url()).toContain(`${demo.url}/callback?error=access_denied`);
+          const text = await page.getByRole('main').innerText();
+          expect(text).toContain('Error code access_denied · HTTP 403');
+          expect(text).not.toMatch(/RelyingPartyError|\bat .*\.ts:\d+/);
+          await expect(page.getByRole('link', { name: 'Try signing in again' }).isVisible()).resolves.toBe(true);
+          await screenshot(page, '14-consent-denied');
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+  });
+}
