@@ -30,7 +30,9 @@ beforeEach(() => {
   tp.reset();
   jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] });
 });
-afterEach(() => jest.useRealTimers());
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 /** The provider now publishes these keys. */
 function publish(...keys: Record<string, unknown>[]): void {
