@@ -147,7 +147,7 @@ export function createApp(options: DemoAppOptions): Express {
   });
 
   app.get('/accounts', requiresAuth(), async function accounts(req, res) {
-    const result = await fetchAccounts(req.auth?.accessToken, apiUrl);
+    const result = await fetchAccounts(req.auth, apiUrl);
     res.status(result.ok ? 200 : result.status).type('html').send(accountsPage(pageContext(req), result));
   });
 
@@ -301,7 +301,7 @@ function isDemoAccount(value: unknown): value is DemoAccount {
  * the data back. The token travels only from this server to the API, never
  * through the browser.
  */
-async function fetchAccounts(token: NonNullable<Request['auth']>['accessToken'], apiUrl: string): Promise<AccountsResult> {
+async function fetchAccounts(auth: Request['auth'], apiUrl: string): Promise<AccountsResult> {
   const signInAgain = (status: number, title: string, message: string): AccountsResult => ({ ok: false, status, title, message, signInAgain: true });
   const unavailable: AccountsResult = {
     ok: false,
@@ -310,17 +310,18 @@ async function fetchAccounts(token: NonNullable<Request['auth']>['accessToken'],
     message: 'The app could not get your accounts from the API. Please try again in a moment.',
     signInAgain: false,
   };
-  if (token === undefined) return signInAgain(403, 'No access token', 'The provider issued no access token for the API.');
-  // no refresh token in this demo: an expired access token means signing in again
-  if (token.isExpired()) return signInAgain(401, 'Your access has expired', 'The access token for the API has expired. Sign in again to get a new one.');
+  if (auth.accessToken === undefined) return signInAgain(403, 'No access token', 'The provider issued no access token for the API.');
 
+  // req.auth.fetch() adds `Authorization: Bearer <access token>`; an access
+  // token that expired (they live 10 minutes here) is renewed first with the
+  // refresh token, and an API that still says invalid_token gets one retry
   let response: globalThis.Response;
   try {
-    response = await fetch(apiUrl, {
-      headers: { authorization: `Bearer ${token.value}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch {
+    response = await auth.fetch(apiUrl, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    if (err instanceof RelyingPartyError && err.status === 401) {
+      return signInAgain(401, 'Your access has ended', 'The provider no longer accepts this sign-in. Sign in again.');
+    }
     return unavailable;
   }
   if (response.status === 401) {

@@ -127,7 +127,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         client_name: client.clientName,
         redirect_uris: [...client.redirectUris],
         post_logout_redirect_uris: [...client.postLogoutRedirectUris],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
       },
@@ -148,6 +148,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     // OAuth security BCP (RFC 9700) recommend: a stolen code is useless
     // without the verifier that only the app's session holds
     pkce: { required: () => true },
+    // a refresh token with every login, so the app renews the 10-minute
+    // access token without sending the user back to the bank
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: {
@@ -186,6 +189,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     ttl: {
       AccessToken: accessTokenTtl,
+      RefreshToken: 8 * 3600,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 600,
