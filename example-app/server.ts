@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { createApp } from './app.js';
+import { closeServer, listen } from './http-server.js';
 import { ConfigError, configFromEnv } from './config.js';
 import type { DemoConfig } from './config.js';
 import { BANK_NAME, startSandbox } from './sandbox/index.js';
@@ -30,24 +30,6 @@ export interface RunningDemo {
 export interface StartOptions {
   /** Passed to `createApp()`. Default is `console.error`. */
   readonly logError?: (err: unknown) => void;
-}
-
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    // keep-alive connections would otherwise hold close() open for seconds
-    server.closeAllConnections();
-  });
 }
 
 /** Starts the app (and the sandbox when `config.provider.kind` is `'sandbox'`). */

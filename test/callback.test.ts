@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
 import {
-  authorizeAtProvider, createTestApp, expectError, expectSignedIn, login, pathOf, redirectOf, rpOptions, sessionCookie, startLogin,
+  authorizeAtProvider, createTestApp, deliverEditedCallback, expectError, expectSignedIn, login, pathOf, redirectOf, rpOptions, sessionCookie, startLogin,
 } from './support/rp-app.js';
 import type { TestApp } from './support/rp-app.js';
 
@@ -76,25 +76,19 @@ describe('a successful login', () => {
 describe('a callback that does not match a pending login', () => {
   it('without state → 400 state_missing, before any token request', async () => {
     const agent = request.agent(rp.app);
-    const callback = await authorizeAtProvider(tp, await startLogin(agent));
-    callback.searchParams.delete('state');
-    expectError(await agent.get(pathOf(callback)), 'state_missing', 400);
+    expectError(await deliverEditedCallback(agent, tp, (query) => query.delete('state')), 'state_missing', 400);
     expect(tp.count('/token')).toBe(0);
   });
 
   it('with two state parameters → 400 state_missing', async () => {
     const agent = request.agent(rp.app);
-    const callback = await authorizeAtProvider(tp, await startLogin(agent));
-    callback.searchParams.append('state', 'second');
-    expectError(await agent.get(pathOf(callback)), 'state_missing', 400);
+    expectError(await deliverEditedCallback(agent, tp, (query) => query.append('state', 'second')), 'state_missing', 400);
     expect(tp.count('/token')).toBe(0);
   });
 
   it('with an unknown state → 400 state_unknown, before any token request', async () => {
     const agent = request.agent(rp.app);
-    const callback = await authorizeAtProvider(tp, await startLogin(agent));
-    callback.searchParams.set('state', 'forged-state-value');
-    expectError(await agent.get(pathOf(callback)), 'state_unknown', 400);
+    expectError(await deliverEditedCallback(agent, tp, (query) => query.set('state', 'forged-state-value')), 'state_unknown', 400);
     expect(tp.count('/token')).toBe(0);
   });
 

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
@@ -11,6 +9,7 @@ import type { JWK } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { closeServer, listen } from '../http-server.js';
 import { SandboxAccounts } from './accounts.js';
 import { interactionRoutes } from './interactions.js';
 import { ACR_CUSTOMER_AUTHENTICATION, ACR_STRONG_CUSTOMER_AUTHENTICATION } from './sca.js';
@@ -87,16 +86,6 @@ type SandboxConfiguration = Configuration & {
     };
   };
 };
-
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
 
 function originOf(url: string): string {
   return new URL(url).origin;
@@ -247,11 +236,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   server.on('request', app);
   return {
     issuer,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -187,3 +187,14 @@ export class SharedBrowser {
     return response;
   }
 }
+
+/**
+ * Starts a login in `agent`'s session, lets the provider answer, edits the
+ * callback's query with `edit`, and delivers it to the app, as a tampering
+ * browser would.
+ */
+export async function deliverEditedCallback(agent: Agent, tp: TestProvider, edit: (query: URLSearchParams) => void): Promise<Response> {
+  const callback = await authorizeAtProvider(tp, await startLogin(agent));
+  edit(callback.searchParams);
+  return agent.get(pathOf(callback));
+}
