@@ -15,7 +15,7 @@ beforeEach(() => tp.reset());
 
 describe('logout', () => {
   describe('when the provider has an end_session_endpoint', () => {
-    it.each(['GET', 'POST'] as const)('%s signs out locally, then redirects to the provider with id_token_hint', async (method) => {
+    it.each<'GET' | 'POST'>(['GET', 'POST'])('%s signs out locally, then redirects to the provider with id_token_hint', async (method) => {
       const { app } = createTestApp(rpOptions(tp));
       const agent = request.agent(app);
       await login(agent, tp);

@@ -88,10 +88,10 @@ describe('automatic refresh in requiresAuth()', () => {
     expect(redirectOf(await agent.get('/profile').set('Accept', html)).origin).toBe(tp.issuer);
   });
 
-  it.each([
+  it.each<['down' | 'slow', string, number]>([
     ['down', 'provider_unreachable', 503],
     ['slow', 'provider_timeout', 504],
-  ] as const)('a provider that is %s gives %s %d and the session keeps its tokens for a later retry', async (state, code, status) => {
+  ])('a provider that is %s gives %s %d and the session keeps its tokens for a later retry', async (state, code, status) => {
     const { agent, before } = await signedIn(expiringApp());
     if (state === 'down') await tp.proxy.down();
     else tp.proxy.setFault('/token', { kind: 'hang' });
