@@ -79,7 +79,7 @@ declare module 'oidc-provider' {
     >>;
     features?: {
       devInteractions?: { enabled: boolean };
-      revocation?: { enabled: boolean };
+      revocation?: { enabled: boolean; allowedPolicy?: (ctx: unknown, client: ClientInstance, token: { clientId?: string }) => Awaitable<boolean> };
       userinfo?: { enabled: boolean };
       backchannelLogout?: { enabled: boolean };
       rpInitiatedLogout?: {
