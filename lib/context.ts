@@ -5,7 +5,7 @@ import type { Config } from './options.js';
 import { providerError } from './provider.js';
 import type { Provider } from './provider.js';
 import type { AuthRecord, RequestSession } from './session.js';
-import { needsRefresh } from './tokens.js';
+import { idTokenClaims, needsRefresh } from './tokens.js';
 import type { TokenRefresher } from './tokens.js';
 
 /** The access token of the signed-in user, as `req.auth.accessToken` shows it. */
@@ -124,6 +124,8 @@ export class AuthContext implements RequestAuth {
   readonly #req: Request;
   // private, so that logging req.auth never prints the instance (and its client secret)
   readonly #internals: Internals;
+  /** the ID token decoded once per request, and which one it was (a refresh may replace it) */
+  #decoded: { idToken: string; claims: Record<string, unknown> } | undefined;
 
   constructor(req: Request, internals: Internals) {
     this.#req = req;
@@ -142,9 +144,15 @@ export class AuthContext implements RequestAuth {
   isAuthenticated(): boolean {
     return this.#record !== undefined;
   }
-  get user() {
+  get user(): Record<string, unknown> | undefined {
     const record = this.#record;
-    return record?.userinfo ? { ...record.claims, ...record.userinfo } : record?.claims;
+    if (!record) return undefined;
+    let claims: Record<string, unknown> | undefined;
+    if (record.idToken !== undefined) {
+      if (this.#decoded?.idToken !== record.idToken) this.#decoded = { idToken: record.idToken, claims: idTokenClaims(record) ?? {} };
+      claims = this.#decoded.claims;
+    }
+    return record.userinfo ? { ...claims, ...record.userinfo } : claims;
   }
   get idToken() {
     return this.#record?.idToken;
@@ -215,7 +223,7 @@ export class AuthContext implements RequestAuth {
 /** Calls the userinfo endpoint; openid-client checks that its `sub` is the ID token's. */
 export async function requestUserInfo(provider: Provider, record: AuthRecord, accessToken: string): Promise<Record<string, unknown>> {
   const configuration = await provider.get();
-  const sub = record.claims?.sub;
+  const sub = idTokenClaims(record)?.sub;
   try {
     const userinfo = await client.fetchUserInfo(configuration, accessToken, typeof sub === 'string' ? sub : client.skipSubjectCheck);
     return { ...userinfo };

@@ -51,9 +51,14 @@ async function readCapped(response: Response, where: string): Promise<Uint8Array
   }
   const tooLarge = () =>
     new RelyingPartyError('provider_response_too_large', `The provider's answer exceeds ${MAX_RESPONSE_BYTES} bytes (${where}).`);
-  if (Number(response.headers.get('content-length')) > MAX_RESPONSE_BYTES) {
-    await response.body.cancel();
-    throw tooLarge();
+  const declared = response.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared)) {
+    if (Number(declared) > MAX_RESPONSE_BYTES) {
+      await response.body.cancel();
+      throw tooLarge();
+    }
+    // fetch holds the body to its declared length: read it in one go
+    return new Uint8Array(await response.arrayBuffer());
   }
   const chunks: Uint8Array[] = [];
   let size = 0;

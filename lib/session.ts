@@ -15,7 +15,11 @@ export interface PendingLogin {
   createdAt: number;
 }
 
-/** What a finished login leaves in the session. Tokens live here and nowhere else. */
+/**
+ * What a finished login leaves in the session: each token once. The ID
+ * token's claims are not stored again; `req.auth.user` reads them from the
+ * (validated) ID token when asked.
+ */
 export interface AuthRecord {
   accessToken: string;
   tokenType: string;
@@ -24,8 +28,6 @@ export interface AuthRecord {
   scope?: string;
   idToken?: string;
   refreshToken?: string;
-  /** The validated ID token claims. */
-  claims?: Record<string, unknown>;
   /** Claims from the userinfo endpoint, when fetched (`fetchUserInfo`). */
   userinfo?: Record<string, unknown>;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
 import createDebug from 'debug';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
@@ -34,10 +35,13 @@ export function toAuthRecord(tokens: TokenResponse, previous?: AuthRecord): Auth
   if (idToken !== undefined) record.idToken = idToken;
   const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
   if (refreshToken !== undefined) record.refreshToken = refreshToken;
-  const claims = tokens.claims() ?? previous?.claims;
-  if (claims !== undefined) record.claims = { ...claims };
   if (previous?.userinfo !== undefined) record.userinfo = previous.userinfo;
   return record;
+}
+
+/** The claims of the record's ID token, which openid-client validated before it was stored. */
+export function idTokenClaims(record: AuthRecord): Record<string, unknown> | undefined {
+  return record.idToken === undefined ? undefined : decodeJwt(record.idToken);
 }
 
 /** True when the access token is expired or expires within the configured leeway, and can be refreshed. */
@@ -132,7 +136,7 @@ export class TokenRefresher {
       const tokens = await client.refreshTokenGrant(configuration, refreshToken);
       next = toAuthRecord(tokens, record);
       const claims = tokens.claims();
-      if (claims && record.claims && claims.sub !== record.claims.sub) {
+      if (claims && record.idToken && claims.sub !== idTokenClaims(record)?.sub) {
         debug('refresh returned an ID token for another subject: signing out');
         return undefined;
       }

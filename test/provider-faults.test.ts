@@ -26,6 +26,7 @@ describe('the token endpoint misbehaves', () => {
     ['answers 503 with an OAuth error body', 'provider_error', 502, { kind: 'status', status: 503, body: '{"error":"temporarily_unavailable"}', contentType: 'application/json' }],
     ['answers garbage JSON', 'provider_error', 502, { kind: 'garbage' }],
     ['answers 5 MB', 'provider_response_too_large', 502, { kind: 'oversize', bytes: 5 * 1024 * 1024 }],
+    ['answers 5 MB without a content-length', 'provider_response_too_large', 502, { kind: 'oversize', bytes: 5 * 1024 * 1024, chunked: true }],
     ['resets the connection', 'provider_unreachable', 503, { kind: 'reset' }],
     ['hangs past httpTimeout', 'provider_timeout', 504, { kind: 'hang' }],
   ])('%s → %s %d, nobody signed in', async (_name, code, status, fault) => {

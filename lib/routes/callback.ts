@@ -66,7 +66,8 @@ export function createCallback(config: Config, provider: Provider) {
         throw providerError(err, 'The token exchange failed');
       }
       const record = toAuthRecord(tokens);
-      if (config.openid && (record.claims === undefined || record.idToken === undefined)) {
+      const claims = tokens.claims();
+      if (config.openid && (claims === undefined || record.idToken === undefined)) {
         throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
       }
       if (config.fetchUserInfo) record.userinfo = await requestUserInfo(provider, record, record.accessToken);
@@ -81,9 +82,9 @@ export function createCallback(config: Config, provider: Provider) {
         clearAuth(signedIn);
         throw err;
       }
-      if (config.routes.backchannelLogout && record.claims) {
+      if (config.routes.backchannelLogout && claims) {
         const ttl = signedIn.cookie.originalMaxAge ?? DEFAULT_INDEX_TTL_MS;
-        await rememberSession(req.sessionStore, configuration.serverMetadata().issuer, record.claims, req.sessionID, ttl).catch((err: unknown) => {
+        await rememberSession(req.sessionStore, configuration.serverMetadata().issuer, claims, req.sessionID, ttl).catch((err: unknown) => {
           debug('could not index the session for back-channel logout: %s', err instanceof Error ? err.message : String(err));
         });
       }
