@@ -36,5 +36,7 @@ export function safeReturnTo(value: unknown, fallback = '/'): string {
   }
   const url = new URL(value, probeOrigin);
   if (url.origin !== probeOrigin) return fallback;
-  return url.pathname + url.search + url.hash;
+  const normalised = url.pathname + url.search + url.hash;
+  // resolving dot segments can make a new "//host" ("/.//host"): the result must pass too
+  return normalised === value ? normalised : safeReturnTo(normalised, fallback);
 }

@@ -33,6 +33,13 @@ describe('safeReturnTo()', () => {
     '/%252F%252Fevil.example',
     '/%25252F%25252Fevil.example',
     '/%E0%A4%A',
+    // dot segments that resolve into a protocol-relative URL
+    '/.//evil.example',
+    '/..//evil.example',
+    '/a/..//evil.example/path?x=1',
+    '/%2e%2e//evil.example',
+    '/./%2F%2Fevil.example',
+    '/../%5c/evil.example',
     '/profile\u0000',
     '/' + 'a'.repeat(3000),
     '',

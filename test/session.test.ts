@@ -46,11 +46,13 @@ describe('reading the session', () => {
     expect(store.writes).toBe(writes);
   });
 
-  it('creates no session for anonymous visitors of public and protected API routes', async () => {
+  it('creates no session for anonymous visitors of public and protected API routes, or of logout', async () => {
     const store = new FlakyStore();
     const { app } = createTestApp(rpOptions(tp), store);
     expect((await request(app).get('/public')).headers['set-cookie']).toBeUndefined();
     expect((await request(app).get('/profile').set('Accept', 'application/json')).headers['set-cookie']).toBeUndefined();
+    expect((await request(app).get('/logout')).status).toBe(302);
+    expect((await request(app).post('/logout')).status).toBe(302);
     expect(store.writes).toBe(0);
   });
 

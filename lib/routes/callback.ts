@@ -13,6 +13,21 @@ import { toAuthRecord } from '../tokens.js';
 
 const debug = createDebug('express-relying-party:callback');
 
+/** Authorization response parameters that may appear once at most. */
+const SINGLE_VALUED = ['code', 'iss', 'error', 'error_description', 'error_uri'];
+/** Parameters of response types this client never asks for (implicit, hybrid, JARM). */
+const UNEXPECTED = ['id_token', 'token', 'response'];
+
+/** The callback's query is shaped like an answer to this client's code-flow request, or `callback_invalid`. */
+function checkCallbackShape(parameters: URLSearchParams): void {
+  const invalid = (why: string) => new RelyingPartyError('callback_invalid', `The callback is invalid: ${why}.`);
+  const repeated = SINGLE_VALUED.find((name) => parameters.getAll(name).length > 1);
+  if (repeated) throw invalid(`\`${repeated}\` appears more than once`);
+  const unexpected = UNEXPECTED.find((name) => parameters.has(name));
+  if (unexpected) throw invalid(`\`${unexpected}\` belongs to a response type this client does not use`);
+  if (!parameters.has('error') && !parameters.get('code')) throw invalid('it carries no `code`');
+}
+
 type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 
 /** How long the back-channel logout index keeps a session when its cookie has no max age. */
@@ -47,9 +62,7 @@ export function createCallback(config: Config, provider: Provider) {
         throw new RelyingPartyError('login_expired', `The login took longer than ${config.loginTimeout / 1000} s; start again.`);
       }
 
-      if (!parameters.has('error') && parameters.getAll('code').length !== 1) {
-        throw new RelyingPartyError('callback_invalid', 'The callback is invalid: it must carry exactly one `code` parameter.');
-      }
+      checkCallbackShape(parameters);
 
       const configuration = await provider.get();
       // redirect_uri is rebuilt from baseUrl, never from Host or X-Forwarded-* headers

@@ -37,8 +37,11 @@ export function createLogout(config: Config, provider: Provider) {
     try {
       const session = requireSession(req);
       const auth = session.relyingParty?.auth;
-      clearAuth(session);
-      await saveSession(session);
+      // a signed-out visitor's session is left alone: saving it would store an empty session
+      if (auth) {
+        clearAuth(session);
+        await saveSession(session);
+      }
 
       let target = config.postLogoutRedirect;
       if (auth) {
