@@ -16,7 +16,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import vm from 'node:vm';
 import session from 'express-session';
 import fc from 'fast-check';
 import type { Arbitrary } from 'fast-check';
@@ -28,6 +27,8 @@ import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
 import { baseUrl, createTestApp, expectError, pathOf, redirectOf, rpOptions, sessionCookie, startLogin, storedSessions } from './support/rp-app.js';
+import { watchUnhandledRejections } from './support/unhandled-rejections.js';
+import type { RejectionWatch } from './support/unhandled-rejections.js';
 import type { Agent } from './support/rp-app.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20250611);
@@ -36,12 +37,7 @@ const fuzz = (numRuns: number) => ({ seed, numRuns: Math.max(1, Math.round(numRu
 /** A request that takes longer than this is a hang, not slowness: fail it with a clear error, not jest's timeout. */
 const REQUEST_DEADLINE_MS = 10_000;
 
-// jest gives each test file its own copy of `process`; Node reports unhandled rejections on the worker's real one
-const workerProcess = vm.runInThisContext('process') as NodeJS.Process;
-const unhandledRejections: unknown[] = [];
-const collectRejection = (reason: unknown): void => {
-  unhandledRejections.push(reason);
-};
+let rejections: RejectionWatch;
 
 let tp: TestProvider;
 let authorizeEndpoint: string;
@@ -53,7 +49,7 @@ const store = new session.MemoryStore();
 const server = http.createServer();
 
 beforeAll(async () => {
-  workerProcess.on('unhandledRejection', collectRejection);
+  rejections = watchUnhandledRejections();
   tp = await startTestProvider();
   const rp = createTestApp(rpOptions(tp, { httpTimeout: 1000, routes: { backchannelLogout: '/backchannel-logout' } }), store);
   server.on('request', rp.app);
@@ -64,7 +60,7 @@ beforeAll(async () => {
   ({ privateKey: foreignKey } = await generateKeyPair('RS256'));
 });
 afterAll(async () => {
-  workerProcess.off('unhandledRejection', collectRejection);
+  rejections.stop();
   await tp.close();
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
@@ -72,7 +68,7 @@ afterAll(async () => {
   });
 });
 beforeEach(() => tp.reset());
-afterEach(() => expect(unhandledRejections).toEqual([]));
+afterEach(() => expect(rejections.reasons).toEqual([]));
 
 // ---------------------------------------------------------------- helpers
 
@@ -323,7 +319,7 @@ describe('random requests at the routes', () => {
         if (response.status !== 431) expectRouteAnswer(r, response);
         await expectNobodySignedIn(response, String(response.headers.location).startsWith(`${authorizeEndpoint}?`));
         expect(tp.count('/token')).toBe(0);
-        expect(unhandledRejections).toEqual([]);
+        expect(rejections.reasons).toEqual([]);
       }),
       fuzz(1000),
     );
@@ -365,7 +361,7 @@ describe('/login with any query and headers', () => {
         expect({ returnTo: kept, staysOnOrigin: staysOnOrigin(kept) }).toEqual({ returnTo: kept, staysOnOrigin: true });
         if (asked !== undefined && /^\/([\w-]+(\/[\w-]+)*)?$/.test(asked)) expect(kept).toBe(asked);
         expect(sessions[0]?.relyingParty?.auth).toBeUndefined();
-        expect(unhandledRejections).toEqual([]);
+        expect(rejections.reasons).toEqual([]);
       }),
       fuzz(400),
     );
@@ -479,7 +475,7 @@ describe('a real pending login, its callback tampered with', () => {
           expect(await isSignedIn(agent)).toBe(false);
           expect(await signedInSessions()).toBe(0);
         }
-        expect(unhandledRejections).toEqual([]);
+        expect(rejections.reasons).toEqual([]);
       }),
       fuzz(150),
     );
@@ -505,7 +501,7 @@ describe('a real pending login, its callback tampered with', () => {
         expect(tp.count('/token')).toBe(tokenRequests + 1);
         expect(await isSignedIn(agent)).toBe(false);
         expect(await signedInSessions()).toBe(0);
-        expect(unhandledRejections).toEqual([]);
+        expect(rejections.reasons).toEqual([]);
       }),
       fuzz(50),
     );
@@ -580,7 +576,7 @@ describe('/backchannel-logout with validly signed tokens of arbitrary claims', (
           expect({ status: replay.status, error: (replay.body as ErrorBody).error }).toEqual({ status: 400, error: 'invalid_request' });
         }
         await expectNobodySignedIn(first);
-        expect(unhandledRejections).toEqual([]);
+        expect(rejections.reasons).toEqual([]);
       }),
       fuzz(200),
     );

@@ -22,6 +22,8 @@ import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
 import { createTestApp, pathOf, redirectOf, rpOptions, startLogin, storedSessions } from './support/rp-app.js';
+import { watchUnhandledRejections } from './support/unhandled-rejections.js';
+import type { RejectionWatch } from './support/unhandled-rejections.js';
 import type { Agent } from './support/rp-app.js';
 
 const LOGINS = 50;
@@ -33,12 +35,7 @@ const MARGIN_MS = 1500;
 /** A request slower than this is a hang: fail it clearly instead of at jest's timeout. */
 const REQUEST_DEADLINE_MS = 10_000;
 
-// jest gives each test file its own copy of `process`; Node reports unhandled rejections on the worker's real one
-const workerProcess = vm.runInThisContext('process') as NodeJS.Process;
-const unhandledRejections: unknown[] = [];
-const collectRejection = (reason: unknown): void => {
-  unhandledRejections.push(reason);
-};
+let rejections: RejectionWatch;
 
 let tp: TestProvider;
 /** one browser at the provider: after its first login the provider sends it straight back to the callback */
@@ -49,7 +46,7 @@ const store = new session.MemoryStore();
 const server = http.createServer();
 
 beforeAll(async () => {
-  workerProcess.on('unhandledRejection', collectRejection);
+  rejections = watchUnhandledRejections();
   tp = await startTestProvider();
   server.on('request', createTestApp(rpOptions(tp, { httpTimeout }), store).app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -60,7 +57,7 @@ beforeAll(async () => {
   expect((await agent.get(pathOf(await browser.authorize(await startLogin(agent))))).status).toBe(302);
 });
 afterAll(async () => {
-  workerProcess.off('unhandledRejection', collectRejection);
+  rejections.stop();
   await tp.close();
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
@@ -72,7 +69,7 @@ beforeEach(async () => {
   // the warm-up login and earlier tests' sessions out of the way
   await new Promise<void>((resolve) => store.clear(() => resolve()));
 });
-afterEach(() => expect(unhandledRejections).toEqual([]));
+afterEach(() => expect(rejections.reasons).toEqual([]));
 
 interface PendingLogin {
   agent: Agent;

@@ -18,16 +18,17 @@ import type { TestProvider } from './fixtures/provider.js';
 import { startTcpProxy } from './fixtures/tcp-proxy.js';
 import type { TcpProxy } from './fixtures/tcp-proxy.js';
 import { pathOf, redirectOf, rpOptions, SharedBrowser } from './support/rp-app.js';
+import { watchUnhandledRejections } from './support/unhandled-rejections.js';
+import type { RejectionWatch } from './support/unhandled-rejections.js';
 
 let tp: TestProvider;
 let redisProxy: TcpProxy;
 let sessions: RedisSessionStore;
 let app: express.Express;
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
+let rejections: RejectionWatch;
 
 beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
+  rejections = watchUnhandledRejections();
   tp = await startTestProvider();
   redisProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
   sessions = createRedisSessionStore(`redis://127.0.0.1:${redisProxy.port}`, { prefix: `erp-test:${randomUUID()}:` });
@@ -44,7 +45,7 @@ beforeAll(async () => {
   await waitForRedis();
 });
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
+  rejections.stop();
   await sessions.close();
   await redisProxy.close();
   await tp.close();
@@ -81,7 +82,7 @@ describe('Redis stops mid-run', () => {
     }
     await waitForRedis();
     expect((await browser.get(app, '/profile')).body).toMatchObject({ sub: 'alice' });
-    expect(unhandled).toEqual([]);
+    expect(rejections.reasons).toEqual([]);
   });
 
   it('a callback while Redis is down fails with 503 and signs nobody in', async () => {
@@ -95,6 +96,6 @@ describe('Redis stops mid-run', () => {
     }
     await waitForRedis();
     expect(await browser.isSignedIn(app)).toBe(false);
-    expect(unhandled).toEqual([]);
+    expect(rejections.reasons).toEqual([]);
   });
 });
