@@ -19,5 +19,6 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   setupFiles: ['<rootDir>/test/setup/quiet-node-version-warning.ts'],
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.cjs'],
   testTimeout: 30000,
 };
