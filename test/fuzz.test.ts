@@ -14,8 +14,6 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import session from 'express-session';
 import fc from 'fast-check';
 import type { Arbitrary } from 'fast-check';
@@ -26,10 +24,10 @@ import type { Response } from 'supertest';
 import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
-import { baseUrl, createTestApp, expectError, pathOf, redirectOf, rpOptions, sessionCookie, startLogin, storedSessions } from './support/rp-app.js';
+import { baseUrl, createTestApp, expectError, pathOf, redirectOf, rpOptions, serve, sessionCookie, startLogin, storedSessions } from './support/rp-app.js';
 import { watchUnhandledRejections } from './support/unhandled-rejections.js';
 import type { RejectionWatch } from './support/unhandled-rejections.js';
-import type { Agent } from './support/rp-app.js';
+import type { Agent, ServedApp } from './support/rp-app.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20250611);
 const scale = Number(process.env.FUZZ_SCALE ?? 1);
@@ -42,19 +40,18 @@ let rejections: RejectionWatch;
 let tp: TestProvider;
 let authorizeEndpoint: string;
 /** where the app listens: one server for all requests instead of one per supertest call */
+let served: ServedApp;
 let origin: string;
 /** signs logout tokens whose signature must not verify */
 let foreignKey: CryptoKey;
 const store = new session.MemoryStore();
-const server = http.createServer();
 
 beforeAll(async () => {
   rejections = watchUnhandledRejections();
   tp = await startTestProvider();
   const rp = createTestApp(rpOptions(tp, { httpTimeout: 1000, routes: { backchannelLogout: '/backchannel-logout' } }), store);
-  server.on('request', rp.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serve(rp.app);
+  origin = served.origin;
   const discovery = await fetch(`${tp.issuer}/.well-known/openid-configuration`);
   authorizeEndpoint = ((await discovery.json()) as { authorization_endpoint: string }).authorization_endpoint;
   ({ privateKey: foreignKey } = await generateKeyPair('RS256'));
@@ -62,10 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   rejections.stop();
   await tp.close();
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  await served.close();
 });
 beforeEach(() => tp.reset());
 afterEach(() => expect(rejections.reasons).toEqual([]));

@@ -11,8 +11,6 @@
  * growing with every batch).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -21,10 +19,10 @@ import request from 'supertest';
 import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
-import { createTestApp, pathOf, redirectOf, rpOptions, startLogin, storedSessions } from './support/rp-app.js';
+import { createTestApp, pathOf, redirectOf, rpOptions, serve, startLogin, storedSessions } from './support/rp-app.js';
 import { watchUnhandledRejections } from './support/unhandled-rejections.js';
 import type { RejectionWatch } from './support/unhandled-rejections.js';
-import type { Agent } from './support/rp-app.js';
+import type { Agent, ServedApp } from './support/rp-app.js';
 
 const LOGINS = 50;
 /** Batches after the warm-up in the memory test: 250 timed-out logins, so a leak of ~12 KB each shows as 3 MB. */
@@ -41,16 +39,15 @@ let tp: TestProvider;
 /** one browser at the provider: after its first login the provider sends it straight back to the callback */
 let browser: ProviderBrowser;
 /** the app on a real port, as in production: one server for the whole batch, not one per supertest call */
+let served: ServedApp;
 let origin: string;
 const store = new session.MemoryStore();
-const server = http.createServer();
 
 beforeAll(async () => {
   rejections = watchUnhandledRejections();
   tp = await startTestProvider();
-  server.on('request', createTestApp(rpOptions(tp, { httpTimeout }), store).app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serve(createTestApp(rpOptions(tp, { httpTimeout }), store).app);
+  origin = served.origin;
   browser = new ProviderBrowser(tp.issuer);
   // discovery, JWKS and the provider session, once: the batches measure the callbacks only
   const agent = request.agent(origin);
@@ -59,10 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   rejections.stop();
   await tp.close();
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  await served.close();
 });
 beforeEach(async () => {
   tp.reset();

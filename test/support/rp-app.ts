@@ -3,6 +3,8 @@
  * the test provider, with a few routes that expose what the tests assert
  * on, and helpers that play a whole login as a browser would.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import session from 'express-session';
@@ -197,4 +199,24 @@ export async function deliverEditedCallback(agent: Agent, tp: TestProvider, edit
   const callback = await authorizeAtProvider(tp, await startLogin(agent));
   edit(callback.searchParams);
   return agent.get(pathOf(callback));
+}
+
+/** An app listening on a real loopback port, for tests that drive it with many concurrent connections. */
+export interface ServedApp {
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+export async function serve(app: express.Express): Promise<ServedApp> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
