@@ -16,6 +16,7 @@ import { startDemo } from '../example-app/server.js';
 import type { RunningDemo } from '../example-app/server.js';
 import { HttpBrowser, completeSandboxSignIn } from './support/http-browser.js';
 import type { Page } from './support/http-browser.js';
+import { redisUrl } from './support/redis.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -432,10 +433,10 @@ describe('configuration from the environment', () => {
 
 describe('SESSION_STORE=redis://…', () => {
   it('keeps the demo\'s sessions in Redis', async () => {
-    const config = configFromEnv({ PORT: '0', SANDBOX_PORT: '0', SESSION_STORE: 'redis://127.0.0.1:6379' });
-    expect(config.sessionStore).toBe('redis://127.0.0.1:6379');
+    const config = configFromEnv({ PORT: '0', SANDBOX_PORT: '0', SESSION_STORE: redisUrl });
+    expect(config.sessionStore).toBe(redisUrl);
     const redisDemo = await startDemo(config);
-    const redis = createClient({ url: 'redis://127.0.0.1:6379' });
+    const redis = createClient({ url: redisUrl });
     await redis.connect();
     try {
       let response = await fetch(`${redisDemo.url}/login`, { redirect: 'manual' });

@@ -13,8 +13,9 @@ import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
 import { createTestApp, pathOf, redirectOf, rpOptions, SharedBrowser } from './support/rp-app.js';
 import type { TestApp } from './support/rp-app.js';
+import { redisUrl } from './support/redis.js';
 
-const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+const redis = createClient({ url: redisUrl });
 // every run in its own key space, removed afterwards
 const prefix = `erp-test:${randomUUID()}:`;
 let tp: TestProvider;

@@ -20,6 +20,7 @@ import type { TcpProxy } from './fixtures/tcp-proxy.js';
 import { pathOf, redirectOf, rpOptions, SharedBrowser } from './support/rp-app.js';
 import { watchUnhandledRejections } from './support/unhandled-rejections.js';
 import type { RejectionWatch } from './support/unhandled-rejections.js';
+import { redisUrl } from './support/redis.js';
 
 let tp: TestProvider;
 let redisProxy: TcpProxy;
@@ -30,7 +31,8 @@ let rejections: RejectionWatch;
 beforeAll(async () => {
   rejections = watchUnhandledRejections();
   tp = await startTestProvider();
-  redisProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+  const redis = new URL(redisUrl);
+  redisProxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
   sessions = createRedisSessionStore(`redis://127.0.0.1:${redisProxy.port}`, { prefix: `erp-test:${randomUUID()}:` });
   app = express();
   // public routes that need no session are mounted before it
