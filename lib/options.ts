@@ -224,7 +224,7 @@ function describe(value: unknown): string {
 }
 
 /** True for hosts that never leave the machine, where plain `http:` is acceptable. */
-export function isLoopbackHost(hostname: string): boolean {
+function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 

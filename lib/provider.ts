@@ -12,8 +12,6 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024;
 export interface Provider {
   /** The configuration, discovering it on first use; a failed discovery is retried by the next call. */
   get(): Promise<client.Configuration>;
-  /** The configuration if discovery already succeeded, without any I/O. */
-  peek(): client.Configuration | undefined;
 }
 
 /**
@@ -118,7 +116,6 @@ export function createProvider(config: Config): Provider {
   }
 
   return {
-    peek: () => configuration,
     get() {
       if (configuration) return Promise.resolve(configuration);
       // one discovery at a time; a failure is forgotten so the next request retries
