@@ -4,6 +4,7 @@ import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
 import { providerError } from './provider.js';
 import type { Provider } from './provider.js';
+import { authOf } from './session.js';
 import type { AuthRecord, RequestSession } from './session.js';
 import { idTokenClaims, needsRefresh } from './tokens.js';
 import type { TokenRefresher } from './tokens.js';
@@ -138,7 +139,8 @@ export class AuthContext implements RequestAuth {
   }
 
   get #record(): AuthRecord | undefined {
-    return (this.#req.session as RequestSession | undefined)?.relyingParty?.auth;
+    const session = this.#req.session as RequestSession | undefined;
+    return session && authOf(session, this.#internals.config);
   }
 
   isAuthenticated(): boolean {

@@ -20,6 +20,7 @@
  * | `unauthenticated` | 401 | `req.auth.fetch()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
  * | `refresh_token_missing` | 401 | `req.auth.refresh()` but the provider issued no refresh token |
  * | `access_token_rejected` | 401 | the provider rejected the access token (userinfo) even after a refresh |
+ * | `logout_forbidden` | 403 | a logout request the browser marks as coming from another site (`Sec-Fetch-Site`, `Origin`): nobody was signed out |
  * | `logout_token_invalid` | 400 | a back-channel logout token failed validation (answered to the provider, not via `next`) |
  * | `provider_error` | 502 | the provider answered with a 5xx, garbage, or a response that is not OAuth-conformant |
  * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
@@ -43,6 +44,7 @@ export const ErrorCodes = Object.freeze({
   unauthenticated: 'unauthenticated',
   refresh_token_missing: 'refresh_token_missing',
   access_token_rejected: 'access_token_rejected',
+  logout_forbidden: 'logout_forbidden',
   logout_token_invalid: 'logout_token_invalid',
   provider_error: 'provider_error',
   provider_unreachable: 'provider_unreachable',
@@ -70,6 +72,7 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   unauthenticated: 401,
   refresh_token_missing: 401,
   access_token_rejected: 401,
+  logout_forbidden: 403,
   logout_token_invalid: 400,
   provider_error: 502,
   provider_unreachable: 503,
@@ -91,7 +94,8 @@ export interface RelyingPartyErrorOptions {
  * The one error class of this library. It reaches the app's error handler
  * through `next(err)`; `status` is what to answer with (Express's default
  * handler uses it), `code` says what happened, `cause` keeps the original
- * error. Messages never contain tokens, codes or secrets.
+ * error. Messages never contain tokens, codes or secrets, and neither does
+ * the cause chain once it is attached (see {@link withoutSecrets}).
  */
 export class RelyingPartyError extends Error {
   /** What happened; one of {@link ErrorCodes}. */
@@ -106,7 +110,7 @@ export class RelyingPartyError extends Error {
   readonly providerError?: string;
 
   constructor(code: ErrorCode, message: string, options: RelyingPartyErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options.cause === undefined ? undefined : { cause: withoutSecrets(options.cause) });
     this.name = new.target.name;
     this.code = code;
     this.status = options.status ?? defaultStatus[code];
@@ -114,4 +118,49 @@ export class RelyingPartyError extends Error {
     this.expose = this.status < 500;
     if (options.providerError !== undefined) this.providerError = options.providerError;
   }
+}
+
+/** Properties of an error in the cause chain that say what went wrong without carrying protocol values. */
+const SAFE_ERROR_KEYS = new Set(['name', 'message', 'stack', 'code', 'status', 'error', 'error_description', 'error_uri', 'claim', 'reason', 'cause', 'statusCode', 'expose', 'providerError']);
+/** Of a non-Error `cause` (openid-client and jose put parameters, claims and expected values there), only these survive. */
+const SAFE_DETAIL_KEYS = ['claim', 'attribute', 'reason', 'status', 'error', 'error_description'] as const;
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * Removes from an error's cause chain what could carry an authorization
+ * code, `state`, nonce, PKCE verifier, token, claim value or client secret:
+ * openid-client attaches the callback parameters, the expected values and
+ * the ID token claims to its errors, and jose the logout token's payload.
+ * The errors keep their class, `name`, `message`, `code` and the provider's
+ * `error`/`error_description`, so the cause still says what went wrong;
+ * `util.inspect(err, { depth: Infinity })` and loggers show nothing secret.
+ * Mutates the chain in place (its errors belong to one failed call).
+ */
+export function withoutSecrets(cause: unknown): unknown {
+  let current = cause;
+  for (let depth = 0; current instanceof Error && depth < MAX_CAUSE_DEPTH; depth++) {
+    const err: Error = current;
+    for (const key of Reflect.ownKeys(err)) {
+      if (typeof key === 'string' && SAFE_ERROR_KEYS.has(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(err, key);
+      // what cannot be deleted is kept out of inspect() by making it non-enumerable, where allowed
+      if (descriptor?.configurable) Reflect.deleteProperty(err, key);
+    }
+    const next: unknown = err.cause;
+    if (next !== undefined && !(next instanceof Error)) {
+      Object.defineProperty(err, 'cause', { value: safeDetail(next), writable: true, configurable: true, enumerable: false });
+    }
+    current = next;
+  }
+  return cause;
+}
+
+function safeDetail(detail: unknown): Record<string, string | number> | undefined {
+  if (typeof detail !== 'object' || detail === null || detail instanceof URLSearchParams || Array.isArray(detail)) return undefined;
+  const kept: Record<string, string | number> = {};
+  for (const key of SAFE_DETAIL_KEYS) {
+    const value: unknown = (detail as Record<string, unknown>)[key];
+    if (typeof value === 'string' || typeof value === 'number') kept[key] = value;
+  }
+  return Object.keys(kept).length > 0 ? kept : undefined;
 }

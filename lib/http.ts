@@ -6,9 +6,13 @@ export function searchOf(req: Request): string {
   return start === -1 ? '' : req.url.slice(start);
 }
 
-/** Auth routes carry one-time values and set cookies: no cache may keep them. */
-export function noStore(res: Response): void {
+/**
+ * Auth routes carry one-time values and set cookies: no cache may keep
+ * them, and no page they lead to may learn their URL through `Referer`.
+ */
+export function authRouteHeaders(res: Response): void {
   res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Referrer-Policy', 'no-referrer');
 }
 
 /** A page load in a browser, as opposed to an API call: GET/HEAD that explicitly accepts HTML. */

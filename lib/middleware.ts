@@ -9,7 +9,9 @@ import { createBackchannelLogout } from './routes/backchannel-logout.js';
 import { createCallback } from './routes/callback.js';
 import { createLogin } from './routes/login.js';
 import { createLogout } from './routes/logout.js';
-import { requireSession } from './session.js';
+import { clearAuth, requireSession, restoreAppCookie } from './session.js';
+import type { RequestSession } from './session.js';
+import { guardSave } from './sign-out.js';
 import { TokenRefresher } from './tokens.js';
 
 type Route = { readonly methods: readonly string[]; readonly handler: (req: Request, res: Response, next: NextFunction) => unknown };
@@ -54,10 +56,30 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
   }
 
   return function relyingPartyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    let session: RequestSession;
     try {
-      requireSession(req);
+      session = requireSession(req);
     } catch (err) {
       return next(err);
+    }
+    const other = AuthContext.internals(req.auth as unknown);
+    if (other !== undefined && other !== internals) {
+      // both would keep their state under the same session key and could mix up their tokens
+      return next(
+        new RelyingPartyError(
+          'invalid_options',
+          'Two relyingParty() instances handled the same request: they would share one session slot and mix up their tokens. Mount one relyingParty() per app, or keep their paths apart.',
+        ),
+      );
+    }
+    const data = session.relyingParty;
+    if (data !== undefined) {
+      if (data.auth !== undefined) {
+        guardSave(session, req.sessionStore);
+        // a sign-in past absoluteLifetime is over: its tokens leave the session
+        if (config.absoluteLifetime !== false && Date.now() - data.auth.signedInAt >= config.absoluteLifetime) clearAuth(session);
+      }
+      if (data.appCookieMaxAge !== undefined) restoreAppCookie(session);
     }
     req.auth = new AuthContext(req, internals);
     const route = routes.get(req.path);

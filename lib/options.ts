@@ -86,6 +86,22 @@ export interface RelyingPartyOptions {
    * logout. Default is `true` when the provider has a `revocation_endpoint`.
    */
   revokeOnLogout?: boolean;
+  /**
+   * How long, in milliseconds, a sign-in lasts at most, however active the
+   * session: after that it counts as signed out (a browser is sent to log
+   * in again, an API request gets 401) and its tokens are dropped from the
+   * session. `false`: no limit. The idle timeout is express-session's
+   * (`cookie.maxAge` with `rolling: true`). Default is `604800000` (7 days).
+   */
+  absoluteLifetime?: number | false;
+  /**
+   * Keys of the app's own session data (a cart, a locale) carried into the
+   * signed-in session at sign-in, and into the signed-out session at
+   * logout. Everything else the session held is dropped: data planted
+   * before a fixated login, or a previous user's cached data on a shared
+   * browser, does not survive. Default is `[]`.
+   */
+  keepSessionData?: readonly string[];
 }
 
 /** The validated, frozen form of {@link RelyingPartyOptions}. */
@@ -114,6 +130,9 @@ export interface Config {
   readonly revokeOnLogout: boolean | undefined;
   /** `baseUrl` + `routes.backchannelLogout`, for the README's registration advice and the index. */
   readonly backchannelLogoutUri: string | undefined;
+  /** Milliseconds; `false`: no limit. */
+  readonly absoluteLifetime: number | false;
+  readonly keepSessionData: readonly string[];
 }
 
 const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
@@ -134,6 +153,8 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
   'refreshLeeway',
   'fetchUserInfo',
   'revokeOnLogout',
+  'absoluteLifetime',
+  'keepSessionData',
 ];
 const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout'] as const;
 const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -214,6 +235,25 @@ function nonNegativeInteger(value: unknown, name: string, fallback: number): num
 function optionalBoolean(value: unknown, name: string): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
   throw invalid(`\`${name}\` must be true or false (got ${describe(value)}).`);
+}
+
+function lifetime(value: unknown, name: string, fallback: number): number | false {
+  if (value === false || value === undefined) return value ?? fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw invalid(`\`${name}\` must be a positive number of milliseconds, or false for no limit (got ${describe(value)}).`);
+  }
+  return value;
+}
+
+function parseKeepSessionData(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value) || value.some((key) => typeof key !== 'string' || key === '')) {
+    throw invalid(`\`keepSessionData\` must be an array of session keys such as ['cart', 'locale'] (got ${describe(value)}).`);
+  }
+  const keys = value as string[];
+  const reserved = keys.find((key) => key === 'cookie' || key === 'relyingParty');
+  if (reserved !== undefined) throw invalid(`\`keepSessionData\` cannot name \`${reserved}\`: it belongs to express-session or this library.`);
+  return Object.freeze([...keys]);
 }
 
 function describe(value: unknown): string {
@@ -347,5 +387,7 @@ export function parseOptions(options: unknown): Config {
     fetchUserInfo: optionalBoolean(options.fetchUserInfo, 'fetchUserInfo') ?? false,
     revokeOnLogout: optionalBoolean(options.revokeOnLogout, 'revokeOnLogout'),
     backchannelLogoutUri: routes.backchannelLogout === false ? undefined : baseUrl + routes.backchannelLogout,
+    absoluteLifetime: lifetime(options.absoluteLifetime, 'absoluteLifetime', 7 * 24 * 60 * 60 * 1000),
+    keepSessionData: parseKeepSessionData(options.keepSessionData),
   });
 }

@@ -4,6 +4,7 @@ import { RelyingPartyError } from './errors.js';
 import { isBrowserNavigation } from './http.js';
 import { calledAsMiddleware } from './middleware.js';
 import { safeReturnTo } from './return-to.js';
+import { authOf } from './session.js';
 import type { RequestSession } from './session.js';
 import { needsRefresh } from './tokens.js';
 
@@ -25,7 +26,7 @@ export function requiresAuth(): RequestHandler {
     if (!internals) {
       return next(new RelyingPartyError('not_mounted', 'requiresAuth() needs relyingParty() mounted before it: app.use(relyingParty({ ... })).'));
     }
-    const record = (req.session as RequestSession).relyingParty?.auth;
+    const record = authOf(req.session as RequestSession, internals.config);
     if (record && !(internals.config.autoRefresh && needsRefresh(record, internals.config))) return next();
 
     const guard = async () => {
@@ -33,7 +34,8 @@ export function requiresAuth(): RequestHandler {
         await internals.refresher.refresh(req);
         if (req.auth?.isAuthenticated()) return next();
       }
-      if (isBrowserNavigation(req)) return internals.startLogin(req, res, next, safeReturnTo(req.originalUrl));
+      // a HEAD request never starts a login: it would store state no browser comes back for
+      if (isBrowserNavigation(req) && req.method !== 'HEAD') return internals.startLogin(req, res, next, safeReturnTo(req.originalUrl));
       res.status(401).json({ error: 'unauthenticated' });
     };
     guard().catch(next);

@@ -21,10 +21,18 @@ export interface PendingLogin {
  * (validated) ID token when asked.
  */
 export interface AuthRecord {
+  /** The issuer (as configured) that issued these tokens; they are never sent anywhere else. */
+  issuer: string;
+  /** The client the tokens were issued to. */
+  clientId: string;
+  /** Epoch milliseconds of the sign-in, for `absoluteLifetime`. */
+  signedInAt: number;
   accessToken: string;
   tokenType: string;
   /** Epoch seconds when the access token expires, when the provider said. */
   expiresAt?: number;
+  /** Epoch seconds from which the access token counts as expiring and is refreshed. */
+  refreshAt?: number;
   scope?: string;
   idToken?: string;
   refreshToken?: string;
@@ -37,6 +45,12 @@ export interface RelyingPartySessionData {
   /** Pending logins keyed by `state`. */
   logins?: Record<string, PendingLogin>;
   auth?: AuthRecord;
+  /**
+   * Set while the session's cookie was shortened to `loginTimeout` because
+   * it held nothing but pending logins: the app's own max age, to restore
+   * once the app keeps data of its own in the session.
+   */
+  appCookieMaxAge?: number | null;
 }
 
 declare module 'express-session' {
@@ -69,7 +83,29 @@ export function requireSession(req: Request): RequestSession {
   throw sessionMissing();
 }
 
-/** Records a pending login, dropping expired ones and the oldest beyond `maxPendingLogins`. */
+/**
+ * The session's auth record, when it is this instance's to use: issued by
+ * the configured issuer to the configured client, and younger than
+ * `absoluteLifetime`. Tokens are never sent to another provider.
+ */
+export function authOf(session: RequestSession, config: Config): AuthRecord | undefined {
+  const auth = session.relyingParty?.auth;
+  if (auth === undefined || auth.issuer !== config.issuer.href || auth.clientId !== config.clientId) return undefined;
+  if (config.absoluteLifetime !== false && Date.now() - auth.signedInAt >= config.absoluteLifetime) return undefined;
+  return auth;
+}
+
+/** The keys the app itself keeps in the session. */
+function appKeys(session: RequestSession): string[] {
+  return Object.keys(session).filter((key) => key !== 'cookie' && key !== 'relyingParty');
+}
+
+/**
+ * Records a pending login, dropping expired ones and the oldest beyond
+ * `maxPendingLogins`. A session that holds nothing else gets a cookie (and
+ * so a store TTL) of `loginTimeout`: anonymous visitors who never finish a
+ * login leave nothing behind for longer than that.
+ */
 export function addPendingLogin(session: RequestSession, state: string, login: PendingLogin, config: Config): void {
   const data = (session.relyingParty ??= {});
   const kept = Object.entries(data.logins ?? {})
@@ -77,6 +113,29 @@ export function addPendingLogin(session: RequestSession, state: string, login: P
     .sort(([, a], [, b]) => b.createdAt - a.createdAt)
     .slice(0, config.maxPendingLogins - 1);
   data.logins = Object.fromEntries([...kept, [state, login]]);
+
+  if (data.auth === undefined && data.appCookieMaxAge === undefined && appKeys(session).length === 0) {
+    const appMaxAge = session.cookie.originalMaxAge;
+    if (appMaxAge === null || appMaxAge > config.loginTimeout) {
+      data.appCookieMaxAge = appMaxAge;
+      session.cookie.maxAge = config.loginTimeout;
+    }
+  }
+}
+
+/**
+ * Gives back the app's cookie lifetime to a session that was shortened by
+ * {@link addPendingLogin} and has since received data of the app's own.
+ * Cheap for every other session: one property check.
+ */
+export function restoreAppCookie(session: RequestSession): void {
+  const data = session.relyingParty;
+  if (data?.appCookieMaxAge === undefined || appKeys(session).length === 0) return;
+  const appMaxAge = data.appCookieMaxAge;
+  // a null max age is a browser-session cookie: no expiry at all
+  if (appMaxAge === null) session.cookie.expires = null;
+  else session.cookie.maxAge = appMaxAge;
+  delete data.appCookieMaxAge;
 }
 
 /**
@@ -90,7 +149,7 @@ export function takePendingLogin(session: RequestSession, state: string): Pendin
   const { [state]: login, ...others } = logins;
   if (Object.keys(others).length === 0) delete data.logins;
   else data.logins = others;
-  if (data.auth === undefined && data.logins === undefined) delete session.relyingParty;
+  if (data.auth === undefined && data.logins === undefined && data.appCookieMaxAge === undefined) delete session.relyingParty;
   return login;
 }
 
@@ -99,7 +158,7 @@ export function clearAuth(session: RequestSession): void {
   const data = session.relyingParty;
   if (!data) return;
   delete data.auth;
-  if (data.logins === undefined) delete session.relyingParty;
+  if (data.logins === undefined && data.appCookieMaxAge === undefined) delete session.relyingParty;
 }
 
 function storeError(err: unknown, action: string): RelyingPartyError {
@@ -107,17 +166,40 @@ function storeError(err: unknown, action: string): RelyingPartyError {
 }
 
 /**
- * Gives the session a new id (session fixation defence), keeping the app's
- * own session data: express-session's `regenerate()` alone would drop it.
+ * Gives the session a new id (session fixation defence). Of the old
+ * session's data only the app's keys named in `keep` (`keepSessionData`)
+ * and, with `keepLogins`, the other pending logins (tabs) are carried over;
+ * everything else, a CSRF secret planted before a fixated login or a
+ * previous user's cached data, is gone. The new session has the app's own
+ * cookie settings.
  */
-export async function regenerateSession(req: Request): Promise<RequestSession> {
-  const kept = Object.entries(requireSession(req)).filter(([key]) => key !== 'cookie');
+export async function regenerateSession(req: Request, keep: readonly string[], keepLogins: boolean): Promise<RequestSession> {
+  const old = requireSession(req);
+  const kept = Object.fromEntries(keep.filter((key) => Object.hasOwn(old, key)).map((key) => [key, (old as unknown as Record<string, unknown>)[key]]));
+  const logins = keepLogins ? old.relyingParty?.logins : undefined;
   await new Promise<void>((resolve, reject) => {
-    requireSession(req).regenerate((err: unknown) => (err ? reject(storeError(err, 'regenerate')) : resolve()));
+    old.regenerate((err: unknown) => (err ? reject(storeError(err, 'regenerate')) : resolve()));
   });
   const fresh = requireSession(req);
-  Object.assign(fresh, Object.fromEntries(kept));
+  Object.assign(fresh, kept);
+  if (logins !== undefined && Object.keys(logins).length > 0) fresh.relyingParty = { logins };
   return fresh;
+}
+
+/**
+ * Ends the session at logout: the old id is gone from the store. When the
+ * app's `keep` keys hold something, a new session carries them; otherwise
+ * there is no session until the app or a login needs one.
+ */
+export async function endSession(req: Request, keep: readonly string[]): Promise<void> {
+  const old = requireSession(req);
+  if (keep.some((key) => Object.hasOwn(old, key))) {
+    await saveSession(await regenerateSession(req, keep, false));
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    old.destroy((err: unknown) => (err ? reject(storeError(err, 'destroy')) : resolve()));
+  });
 }
 
 /** Saves the session now, so that it is stored before the browser follows a redirect. */

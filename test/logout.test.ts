@@ -3,7 +3,7 @@ import request from 'supertest';
 import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
-import { baseUrl, createTestApp, expectSignedIn, login, redirectOf, rpOptions } from './support/rp-app.js';
+import { baseUrl, createTestApp, expectSignedIn, login, redirectOf, rpOptions, sessionCookie, storedSessions } from './support/rp-app.js';
 
 let tp: TestProvider;
 
@@ -48,13 +48,16 @@ describe('logout', () => {
       expect(redirectOf(await request(app).get('/logout')).href).toBe(`${baseUrl}/goodbye`);
     });
 
-    it('keeps the app data in the session', async () => {
-      const { app } = createTestApp(rpOptions(tp));
+    it('ends the session: the old session id is gone from the store', async () => {
+      const { app, store } = createTestApp(rpOptions(tp));
       const agent = request.agent(app);
-      await agent.get('/cart?item=book');
       await login(agent, tp);
+      const cookie = sessionCookie(await agent.get('/cart?item=book'));
       await agent.get('/logout');
-      expect((await agent.get('/cart/show')).body).toEqual({ cart: 'book' });
+      const old = await request(app).get('/cart/show').set('Cookie', String(cookie));
+      expect(old.body).toEqual({ cart: null });
+      // what is left is the library's own record of the sign-out, no session
+      expect((await storedSessions(store)).filter((stored) => !('erp' in stored))).toEqual([]);
     });
   });
 

@@ -18,14 +18,17 @@ type Me = { isAuthenticated: boolean; refreshToken: string; accessToken: { value
 const me = async (agent: Agent) => (await agent.get('/me')).body as Me;
 const html = 'text/html';
 
-/** An app whose access tokens count as expiring at once: refreshLeeway is longer than their lifetime. */
+/** The app under test, with a short provider timeout for the fault cases. */
 function expiringApp(overrides: Partial<RelyingPartyOptions> = {}, extend?: Parameters<typeof createTestApp>[2]) {
-  return createTestApp(rpOptions(tp, { refreshLeeway: 120_000, httpTimeout: 500, ...overrides }), undefined, extend).app;
+  return createTestApp(rpOptions(tp, { httpTimeout: 500, ...overrides }), undefined, extend).app;
 }
 
-/** Signs in with a 60 s access token, then lets new tokens live an hour, and forgets the login's provider requests. */
-async function signedIn(app: Parameters<typeof request.agent>[0]): Promise<{ agent: Agent; before: Me }> {
-  tp.ttl.accessToken = 60;
+/**
+ * Signs in with an access token of `accessTokenTtl` seconds, then lets new
+ * tokens live an hour, and forgets the login's provider requests.
+ */
+async function signedIn(app: Parameters<typeof request.agent>[0], accessTokenTtl = 60): Promise<{ agent: Agent; before: Me }> {
+  tp.ttl.accessToken = accessTokenTtl;
   const agent = request.agent(app);
   await login(agent, tp);
   tp.ttl.accessToken = 3600;
@@ -34,9 +37,19 @@ async function signedIn(app: Parameters<typeof request.agent>[0]): Promise<{ age
   return { agent, before };
 }
 
+/**
+ * Signs in with a 2-second access token and waits until it is due for a
+ * refresh: the effective leeway is at most half a token's lifetime (1 s).
+ */
+async function signedInAndDue(app: Parameters<typeof request.agent>[0]): Promise<{ agent: Agent; before: Me }> {
+  const signed = await signedIn(app, 2);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  return signed;
+}
+
 describe('automatic refresh in requiresAuth()', () => {
   it('refreshes an expiring access token once before the route runs, and stores the rotated tokens', async () => {
-    const { agent, before } = await signedIn(expiringApp());
+    const { agent, before } = await signedInAndDue(expiringApp());
     expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
     expect(tp.count('/token')).toBe(1);
     const after = await me(agent);
@@ -54,14 +67,24 @@ describe('automatic refresh in requiresAuth()', () => {
     expect(tp.count('/token')).toBe(0);
   });
 
+  it('never uses a leeway of more than half the token lifetime: a 2-s token is not refreshed on every request', async () => {
+    // refreshLeeway (60 s by default) is longer than the token lives
+    const { agent } = await signedIn(expiringApp(), 2);
+    for (let i = 0; i < 3; i++) expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
+    expect(tp.count('/token')).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
+    expect(tp.count('/token')).toBe(1);
+  });
+
   it('does nothing with autoRefresh: false', async () => {
-    const { agent } = await signedIn(expiringApp({ autoRefresh: false }));
+    const { agent } = await signedInAndDue(expiringApp({ autoRefresh: false }));
     expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
     expect(tp.count('/token')).toBe(0);
   });
 
   it('10 concurrent requests after expiry make exactly one refresh-token grant, and all succeed', async () => {
-    const { agent, before } = await signedIn(expiringApp());
+    const { agent, before } = await signedInAndDue(expiringApp());
     // a slow token endpoint makes sure all ten are waiting at once
     tp.proxy.setFault('/token', { kind: 'delay', ms: 200 });
     const responses = await Promise.all(Array.from({ length: 10 }, () => agent.get('/profile').set('Accept', 'application/json')));
@@ -74,7 +97,7 @@ describe('automatic refresh in requiresAuth()', () => {
 
   it('a refresh token the provider refuses signs the session out: 401 for APIs, login for browsers, no 5xx', async () => {
     const app = expiringApp();
-    const { agent, before } = await signedIn(app);
+    const { agent, before } = await signedInAndDue(app);
     const revoked = await fetch(`${tp.issuer}/token/revocation`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${tp.clientId}:${tp.clientSecret}`).toString('base64')}` },
@@ -92,7 +115,7 @@ describe('automatic refresh in requiresAuth()', () => {
     ['down', 'provider_unreachable', 503],
     ['slow', 'provider_timeout', 504],
   ])('a provider that is %s gives %s %d and the session keeps its tokens for a later retry', async (state, code, status) => {
-    const { agent, before } = await signedIn(expiringApp());
+    const { agent, before } = await signedInAndDue(expiringApp());
     if (state === 'down') await tp.proxy.down();
     else tp.proxy.setFault('/token', { kind: 'hang' });
     try {
@@ -123,7 +146,7 @@ describe('a request that saves an older copy of the session (lost update)', () =
         res.json({ ok: true });
       });
     });
-    const { agent, before } = await signedIn(app);
+    const { agent, before } = await signedInAndDue(app);
 
     const slow = agent.get('/slow-cart').then((r) => r);
     await slowLoaded;

@@ -1,13 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { Store } from 'express-session';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import createDebug from 'debug';
 import { RelyingPartyError } from '../errors.js';
-import { noStore } from '../http.js';
+import { authRouteHeaders } from '../http.js';
 import { forget, sessionsFor } from '../logout-index.js';
 import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
-import { destroyStored } from '../store.js';
+import { destroyStored, readSideRecord, writeSideRecord } from '../store.js';
+import { markSignedOut } from '../sign-out.js';
 
 const debug = createDebug('express-relying-party:backchannel-logout');
 
@@ -15,6 +18,8 @@ const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const MAX_BODY_BYTES = 64 * 1024;
 /** Logout tokens older than this are refused; `jti`s are remembered as long, to refuse replays. */
 const MAX_TOKEN_AGE_S = 5 * 60;
+/** A `jti` is remembered as long as a token carrying it could still be accepted. */
+const JTI_MEMORY_MS = (MAX_TOKEN_AGE_S + 2 * 60) * 1000;
 
 class InvalidLogoutToken extends RelyingPartyError {
   constructor(message: string, cause?: unknown) {
@@ -45,11 +50,16 @@ async function logoutTokenOf(req: Request): Promise<string> {
   return tokens[0];
 }
 
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** The checks of OpenID Connect Back-Channel Logout 1.0, section 2.6, beyond the signature, iss, aud and iat. */
 function checkLogoutClaims(claims: JWTPayload): { sid?: string; sub?: string } {
   const events = claims.events;
-  const event: unknown = typeof events === 'object' && events !== null ? (events as Record<string, unknown>)[LOGOUT_EVENT] : undefined;
-  if (typeof event !== 'object' || event === null) throw new InvalidLogoutToken('the events claim has no back-channel logout event');
+  const event: unknown = isJsonObject(events) ? events[LOGOUT_EVENT] : undefined;
+  // the member's value must be a JSON object ({} at least), not an array, string or null
+  if (!isJsonObject(event)) throw new InvalidLogoutToken('the events claim has no back-channel logout event with a JSON object value');
   if ('nonce' in claims) throw new InvalidLogoutToken('a logout token must not carry a nonce');
   if (typeof claims.jti !== 'string') throw new InvalidLogoutToken('no jti');
   const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
@@ -69,16 +79,23 @@ export function createBackchannelLogout(config: Config, provider: Provider) {
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   const seen = new Map<string, number>();
 
-  function replayed(jti: string): boolean {
+  /**
+   * Whether this `jti` was used before, in this process or (through the
+   * session store) in another instance; records it as used either way.
+   */
+  async function replayed(store: Store, issuer: string, jti: string): Promise<boolean> {
+    const key = `erp:bcl:jti:${createHash('sha256').update(`${issuer} ${jti}`).digest('base64url')}`;
     const now = Date.now();
     for (const [id, expires] of seen) if (expires <= now) seen.delete(id);
-    if (seen.has(jti)) return true;
-    seen.set(jti, now + MAX_TOKEN_AGE_S * 1000);
+    if (seen.has(key)) return true;
+    seen.set(key, now + JTI_MEMORY_MS);
+    if ((await readSideRecord<number>(store, key)) !== undefined) return true;
+    await writeSideRecord(store, key, now, JTI_MEMORY_MS);
     return false;
   }
 
   return async function backchannelLogoutHandler(req: Request, res: Response): Promise<void> {
-    noStore(res);
+    authRouteHeaders(res);
     try {
       const configuration = await provider.get();
       const metadata = configuration.serverMetadata();
@@ -99,13 +116,17 @@ export function createBackchannelLogout(config: Config, provider: Provider) {
         throw new InvalidLogoutToken(err instanceof Error ? err.message : 'verification failed', err);
       }
       const { sid, sub } = checkLogoutClaims(claims);
-      if (replayed(String(claims.jti))) throw new InvalidLogoutToken('this token was already used');
-
       const store = req.sessionStore;
+      if (await replayed(store, metadata.issuer, String(claims.jti))) throw new InvalidLogoutToken('this token was already used');
+
       const kind = sid !== undefined ? 'sid' : 'sub';
       const value = sid ?? sub ?? '';
       const sessionIds = await sessionsFor(store, kind, metadata.issuer, value);
-      await Promise.all(sessionIds.map((id) => destroyStored(store, id)));
+      // marked first: a request of that session in flight must not save it signed in again
+      await Promise.all(sessionIds.map(async (id) => {
+        await markSignedOut(store, id);
+        await destroyStored(store, id);
+      }));
       await forget(store, kind, metadata.issuer, value);
       debug('back-channel logout ended %d session(s)', sessionIds.length);
       res.status(200).end();

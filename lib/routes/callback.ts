@@ -2,13 +2,15 @@ import type { NextFunction, Request, Response } from 'express';
 import * as client from 'openid-client';
 import createDebug from 'debug';
 import { RelyingPartyError } from '../errors.js';
-import { noStore, searchOf } from '../http.js';
+import { authRouteHeaders, searchOf } from '../http.js';
 import type { Config } from '../options.js';
 import { providerError } from '../provider.js';
 import type { Provider } from '../provider.js';
 import { requestUserInfo } from '../context.js';
 import { rememberSession } from '../logout-index.js';
+import type { PendingLogin } from '../session.js';
 import { clearAuth, regenerateSession, requireSession, saveSession, takePendingLogin } from '../session.js';
+import { signedOutAt } from '../sign-out.js';
 import { toAuthRecord } from '../tokens.js';
 
 const debug = createDebug('express-relying-party:callback');
@@ -30,16 +32,89 @@ function checkCallbackShape(parameters: URLSearchParams): void {
 
 type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 
-/** How long the back-channel logout index keeps a session when its cookie has no max age. */
-const DEFAULT_INDEX_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long the back-channel logout index keeps a session when neither `absoluteLifetime` nor the cookie bound it. */
+const DEFAULT_INDEX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** How long a finished callback is remembered, so that the same callback sent again gets the same answer. */
+const SETTLED_CALLBACK_MS = 10 * 1000;
+
+/** A callback being handled, or just handled, in this process: by its `state`. */
+interface Exchange {
+  readonly code: string;
+  /** The session ids of the browser that sent it: before and (once signed in) after. */
+  readonly sessionIds: Set<string>;
+  /** The `returnTo` of the login it completed; rejects when it failed. */
+  readonly done: Promise<string>;
+}
+
+const stateUnknown = (why: string) =>
+  new RelyingPartyError(
+    'state_unknown',
+    `No login is pending in this session for this \`state\`: ${why}.`,
+  );
 
 /**
  * The redirect_uri endpoint: checks the callback against the pending login,
  * exchanges the code, and signs the session in under a new session id.
  */
 export function createCallback(config: Config, provider: Provider) {
+  // one code exchange per callback in this process, however often the browser sends it
+  const exchanges = new Map<string, Exchange>();
+
+  async function signIn(req: Request, login: PendingLogin, state: string, search: string, parameters: URLSearchParams): Promise<string> {
+    const sessionId = req.sessionID;
+    if (Date.now() - login.createdAt >= config.loginTimeout) {
+      throw new RelyingPartyError('login_expired', `The login took longer than ${config.loginTimeout / 1000} s; start again.`);
+    }
+
+    checkCallbackShape(parameters);
+
+    const configuration = await provider.get();
+    // redirect_uri is rebuilt from baseUrl, never from Host or X-Forwarded-* headers
+    const callbackUrl = new URL(config.redirectUri + search);
+    let tokens: TokenResponse;
+    try {
+      tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
+        expectedState: state,
+        expectedNonce: login.nonce,
+        pkceCodeVerifier: login.codeVerifier,
+        idTokenExpected: config.openid,
+      });
+    } catch (err) {
+      throw providerError(err, 'The token exchange failed');
+    }
+    const record = toAuthRecord(tokens, config);
+    const claims = tokens.claims();
+    if (config.openid && (claims === undefined || record.idToken === undefined)) {
+      throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
+    }
+    if (config.fetchUserInfo) record.userinfo = await requestUserInfo(provider, record, record.accessToken);
+
+    // a sign-out while the code was being exchanged (another tab, back-channel logout) wins
+    const endedAt = await signedOutAt(req.sessionStore, sessionId);
+    if (endedAt !== undefined && endedAt >= login.createdAt) throw stateUnknown('the session was signed out while this login was in progress');
+
+    // a new session id at sign-in defeats session fixation; only keepSessionData survives
+    const signedIn = await regenerateSession(req, config.keepSessionData, true);
+    (signedIn.relyingParty ??= {}).auth = record;
+    try {
+      await saveSession(signedIn);
+    } catch (err) {
+      // express-session would save again at the end of the response: leave nothing logged in half
+      clearAuth(signedIn);
+      throw err;
+    }
+    if (config.routes.backchannelLogout && claims) {
+      const ttl = config.absoluteLifetime === false ? Math.max(signedIn.cookie.originalMaxAge ?? 0, DEFAULT_INDEX_TTL_MS) : config.absoluteLifetime;
+      await rememberSession(req.sessionStore, configuration.serverMetadata().issuer, claims, req.sessionID, ttl).catch((err: unknown) => {
+        debug('could not index the session for back-channel logout: %s', err instanceof Error ? err.message : String(err));
+      });
+    }
+    debug('login completed');
+    return login.returnTo;
+  }
+
   return async function callbackHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
-    noStore(res);
+    authRouteHeaders(res);
     try {
       const session = requireSession(req);
       const search = searchOf(req);
@@ -49,60 +124,34 @@ export function createCallback(config: Config, provider: Provider) {
       if (states.length !== 1 || !state) {
         throw new RelyingPartyError('state_missing', 'The callback has no single `state` parameter: it was not sent by the provider for a login of this app.');
       }
+      const code = parameters.get('code') ?? '';
+
+      const earlier = exchanges.get(state);
+      if (earlier) {
+        // the same callback again (a double click, a reload): no second code exchange
+        if (earlier.code !== code || !earlier.sessionIds.has(req.sessionID)) throw stateUnknown('this `state` was already used');
+        const returnTo = await earlier.done.catch(() => undefined);
+        if (returnTo === undefined) throw stateUnknown('the callback was already used');
+        debug('the same callback again: back to where the first one went');
+        return res.redirect(returnTo);
+      }
 
       // taken out before any check: whatever happens next, this state can't be used again
       const login = takePendingLogin(session, state);
       if (!login) {
-        throw new RelyingPartyError(
-          'state_unknown',
-          'No login is pending in this session for this `state`: the callback was already used, belongs to another browser, or the session cookie did not come back (check its SameSite and Secure settings).',
+        throw stateUnknown(
+          `the callback was already used, belongs to another browser, came after the login's ${config.loginTimeout / 1000} s had run out, or the session cookie did not come back (check its SameSite and Secure settings)`,
         );
       }
-      if (Date.now() - login.createdAt >= config.loginTimeout) {
-        throw new RelyingPartyError('login_expired', `The login took longer than ${config.loginTimeout / 1000} s; start again.`);
-      }
-
-      checkCallbackShape(parameters);
-
-      const configuration = await provider.get();
-      // redirect_uri is rebuilt from baseUrl, never from Host or X-Forwarded-* headers
-      const callbackUrl = new URL(config.redirectUri + search);
-      let tokens: TokenResponse;
-      try {
-        tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
-          expectedState: state,
-          expectedNonce: login.nonce,
-          pkceCodeVerifier: login.codeVerifier,
-          idTokenExpected: config.openid,
-        });
-      } catch (err) {
-        throw providerError(err, 'The token exchange failed');
-      }
-      const record = toAuthRecord(tokens);
-      const claims = tokens.claims();
-      if (config.openid && (claims === undefined || record.idToken === undefined)) {
-        throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
-      }
-      if (config.fetchUserInfo) record.userinfo = await requestUserInfo(provider, record, record.accessToken);
-
-      // a new session id at sign-in defeats session fixation
-      const signedIn = await regenerateSession(req);
-      (signedIn.relyingParty ??= {}).auth = record;
-      try {
-        await saveSession(signedIn);
-      } catch (err) {
-        // express-session would save again at the end of the response: leave nothing logged in half
-        clearAuth(signedIn);
-        throw err;
-      }
-      if (config.routes.backchannelLogout && claims) {
-        const ttl = signedIn.cookie.originalMaxAge ?? DEFAULT_INDEX_TTL_MS;
-        await rememberSession(req.sessionStore, configuration.serverMetadata().issuer, claims, req.sessionID, ttl).catch((err: unknown) => {
-          debug('could not index the session for back-channel logout: %s', err instanceof Error ? err.message : String(err));
-        });
-      }
-      debug('login completed');
-      res.redirect(login.returnTo);
+      const sessionIds = new Set([req.sessionID]);
+      const done = signIn(req, login, state, search, parameters).then((returnTo) => {
+        sessionIds.add(req.sessionID);
+        return returnTo;
+      });
+      exchanges.set(state, { code, sessionIds, done });
+      const forget = () => setTimeout(() => exchanges.delete(state), SETTLED_CALLBACK_MS).unref();
+      done.then(forget, forget);
+      res.redirect(await done);
     } catch (err) {
       debug('callback failed: %s', err instanceof RelyingPartyError ? err.code : 'unexpected error');
       next(err);

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import createDebug from 'debug';
-import { noStore, searchOf } from '../http.js';
+import { authRouteHeaders, searchOf } from '../http.js';
 import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
 import { safeReturnTo } from '../return-to.js';
@@ -20,7 +20,7 @@ export type StartLogin = (req: Request, res: Response, next: NextFunction, retur
  */
 export function createLogin(config: Config, provider: Provider): { startLogin: StartLogin; loginHandler: RequestHandler } {
   async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void> {
-    noStore(res);
+    authRouteHeaders(res);
     try {
       const session = requireSession(req);
       const configuration = await provider.get();
@@ -44,7 +44,8 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
       addPendingLogin(session, state, login, config);
       // stored before the redirect, or a fast provider could send the browser back first
       await saveSession(session);
-      debug('login started, back to %s afterwards', returnTo);
+      // the path only: a query string may carry a one-time value of the app (a reset token)
+      debug('login started, back to %s afterwards', new URL(returnTo, 'http://return-to.invalid').pathname);
       res.redirect(authorizationUrl.href);
     } catch (err) {
       next(err);
@@ -52,6 +53,12 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
   }
 
   function loginHandler(req: Request, res: Response, next: NextFunction): void {
+    if (req.method === 'HEAD') {
+      // link checkers and previews: a login needs state in the session, and they would only leave it behind
+      authRouteHeaders(res);
+      res.status(204).end();
+      return;
+    }
     const returnTo = safeReturnTo(new URLSearchParams(searchOf(req)).get('returnTo'));
     void startLogin(req, res, next, returnTo);
   }

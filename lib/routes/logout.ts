@@ -1,10 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import * as client from 'openid-client';
 import createDebug from 'debug';
-import { noStore } from '../http.js';
+import { authRouteHeaders } from '../http.js';
 import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
-import { clearAuth, requireSession, saveSession } from '../session.js';
+import { RelyingPartyError } from '../errors.js';
+import { authOf, endSession, requireSession } from '../session.js';
+import { markSignedOut } from '../sign-out.js';
 import type { AuthRecord } from '../session.js';
 
 const debug = createDebug('express-relying-party:logout');
@@ -27,20 +29,44 @@ async function revokeTokens(configuration: client.Configuration, auth: AuthRecor
 }
 
 /**
+ * True when the browser says the request comes from another site: an
+ * `<img src="/logout">` or a form on a foreign page. `Sec-Fetch-Site` is
+ * sent by current browsers; `Origin` by browsers on POST (and by older ones
+ * on some GETs). Requests with neither (curl, old browsers) are let through:
+ * such a client is not a browser tricked by a page.
+ */
+function isCrossSite(req: Request, config: Config): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = req.headers.origin;
+  return origin !== undefined && origin !== new URL(config.baseUrl).origin;
+}
+
+/**
  * Signs out locally first (so a provider that is down cannot keep anyone
  * signed in), revokes the tokens when configured, then sends a signed-in
  * user on to the provider's end_session_endpoint when it has one.
+ *
+ * The sign-out is final: the session id is marked signed out before the
+ * session is replaced by a new one (only `keepSessionData` is carried), so
+ * a request in flight with the old session cannot save it signed in again.
  */
 export function createLogout(config: Config, provider: Provider) {
+  const baseOrigin = new URL(config.baseUrl).origin;
   return async function logoutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
-    noStore(res);
+    authRouteHeaders(res);
     try {
+      if (isCrossSite(req, config)) {
+        throw new RelyingPartyError('logout_forbidden', `A logout from another site was refused: sign out from a page of ${baseOrigin}.`);
+      }
       const session = requireSession(req);
-      const auth = session.relyingParty?.auth;
+      const signedIn = session.relyingParty?.auth !== undefined;
+      // tokens are only ever sent to the provider that issued them
+      const auth = authOf(session, config);
       // a signed-out visitor's session is left alone: saving it would store an empty session
-      if (auth) {
-        clearAuth(session);
-        await saveSession(session);
+      if (signedIn) {
+        await markSignedOut(req.sessionStore, req.sessionID);
+        await endSession(req, config.keepSessionData);
       }
 
       let target = config.postLogoutRedirect;
@@ -59,7 +85,7 @@ export function createLogout(config: Config, provider: Provider) {
           target = client.buildEndSessionUrl(configuration, parameters).href;
         }
       }
-      debug('signed out%s', auth ? '' : ' (was not signed in)');
+      debug('signed out%s', signedIn ? '' : ' (was not signed in)');
       res.redirect(target);
     } catch (err) {
       next(err);
