@@ -233,6 +233,11 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
       if (/\bJWT\b|ID Token|id_token/.test(messageOf(detail))) return idTokenInvalid(err, detail);
       break;
   }
+  const answer: unknown = detail instanceof Error ? detail.cause : undefined;
+  if (answer instanceof Response && answer.status === 400) {
+    // a refusal without the OAuth error body (Glewlwyd answers a refused refresh token with an empty 400)
+    return new RelyingPartyError('token_request_rejected', `${context}: the provider rejected the request (HTTP 400 without an OAuth error).`, { cause: err });
+  }
   if (err instanceof TypeError && !(err instanceof client.ClientError)) {
     // fetch() rejects with a TypeError when the connection fails outright
     return new RelyingPartyError('provider_unreachable', `${context}: the provider could not be reached.`, { cause: err });
