@@ -95,6 +95,9 @@ suite('LemonLDAP::NG 2.16 (Debian), client_secret_basic, client id interop-rp', 
     // LLNG sends aud as an array
     expect(user.aud).toEqual(['interop-rp']);
     expect(typeof user.exp).toBe('number');
+    // the profile claims come from userinfo only
+    expect(user).not.toHaveProperty('name');
+    expect(user).not.toHaveProperty('email');
   });
 
   it('userinfo: req.auth.fetchUserInfo() returns the user\'s claims for the same sub', async () => {
