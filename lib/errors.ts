@@ -15,7 +15,7 @@
  * | `authorization_error` | 400 | the provider answered the authorization request with another `error=` (see `providerError`) |
  * | `callback_invalid` | 400 | the callback's parameters are wrong (no `code`, `iss` mismatch, …) |
  * | `token_request_rejected` | 400 | the token endpoint refused the code (`invalid_grant`: used, expired or foreign code) |
- * | `client_authentication_failed` | 500 | the token endpoint refused the client's credentials (`invalid_client`): check `clientId`/`clientSecret` |
+ * | `client_authentication_failed` | 500 | the token endpoint refused the client (`invalid_client`, `unauthorized_client`): check `clientId`/`clientSecret`/`clientAuthMethod` |
  * | `id_token_invalid` | 400 | the ID token is missing, or its signature, `alg`, `iss`, `aud`, `exp` or `nonce` is wrong |
  * | `unauthenticated` | 401 | `req.auth.fetch()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
  * | `refresh_token_missing` | 401 | `req.auth.refresh()` but the provider issued no refresh token |
@@ -26,6 +26,8 @@
  * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
  * | `provider_timeout` | 504 | the provider did not answer within `httpTimeout` |
  * | `provider_response_too_large` | 502 | the provider's answer was larger than the response size cap |
+ * | `provider_misconfigured` | 502 | the provider and the configuration disagree: discovery names another issuer than `issuer`, or there is no discovery document at `<issuer>/.well-known/openid-configuration` |
+ * | `userinfo_sub_mismatch` | 502 | the userinfo endpoint answered about another user than the ID token's `sub` |
  */
 export const ErrorCodes = Object.freeze({
   invalid_options: 'invalid_options',
@@ -50,6 +52,8 @@ export const ErrorCodes = Object.freeze({
   provider_unreachable: 'provider_unreachable',
   provider_timeout: 'provider_timeout',
   provider_response_too_large: 'provider_response_too_large',
+  provider_misconfigured: 'provider_misconfigured',
+  userinfo_sub_mismatch: 'userinfo_sub_mismatch',
 } as const);
 
 /** One of the documented {@link ErrorCodes}. */
@@ -78,6 +82,8 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   provider_unreachable: 503,
   provider_timeout: 504,
   provider_response_too_large: 502,
+  provider_misconfigured: 502,
+  userinfo_sub_mismatch: 502,
 };
 
 /** Options of the {@link RelyingPartyError} constructor. */

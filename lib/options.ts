@@ -1,5 +1,11 @@
 import { RelyingPartyError } from './errors.js';
 
+/** JWS algorithms accepted for ID tokens: asymmetric ones, verified with the provider's published keys. */
+export const ID_TOKEN_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** One of {@link ID_TOKEN_SIGNING_ALGS}. */
+export type IdTokenSigningAlg = (typeof ID_TOKEN_SIGNING_ALGS)[number];
+
 /** How the app authenticates to the provider's token endpoint. */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -63,9 +69,18 @@ export interface RelyingPartyOptions {
   httpTimeout?: number;
   /**
    * The only JWS algorithm accepted on ID tokens (sent as the client's
-   * `id_token_signed_response_alg`). Default is `'RS256'`.
+   * `id_token_signed_response_alg`): one of the asymmetric algorithms
+   * verified with the provider's published keys, `RS256`, `RS384`, `RS512`,
+   * `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `ES512` or `EdDSA`.
+   * Default is `'RS256'`.
    */
-  idTokenSigningAlg?: string;
+  idTokenSigningAlg?: IdTokenSigningAlg;
+  /**
+   * Seconds of clock difference with the provider allowed in the time
+   * checks of ID tokens (`exp`, `auth_time`) and back-channel logout tokens
+   * (`iat`, `exp`). Default is `60`.
+   */
+  clockTolerance?: number;
   /** How long, in milliseconds, a started login may take before its callback is refused. Default is `600000` (10 minutes). */
   loginTimeout?: number;
   /** How many logins may be pending in one session at once (browser tabs); the oldest is dropped beyond that. Default is `5`. */
@@ -120,7 +135,9 @@ export interface Config {
   readonly routes: Readonly<{ login: string | false; callback: string; logout: string | false; backchannelLogout: string | false }>;
   readonly postLogoutRedirect: string;
   readonly httpTimeout: number;
-  readonly idTokenSigningAlg: string;
+  readonly idTokenSigningAlg: IdTokenSigningAlg;
+  /** seconds */
+  readonly clockTolerance: number;
   readonly loginTimeout: number;
   readonly maxPendingLogins: number;
   readonly autoRefresh: boolean;
@@ -147,6 +164,7 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
   'postLogoutRedirect',
   'httpTimeout',
   'idTokenSigningAlg',
+  'clockTolerance',
   'loginTimeout',
   'maxPendingLogins',
   'autoRefresh',
@@ -313,6 +331,18 @@ function parseRoutes(value: unknown): Config['routes'] {
   return Object.freeze(routes);
 }
 
+function parseIdTokenSigningAlg(value: unknown): IdTokenSigningAlg {
+  if (value === undefined) return 'RS256';
+  const alg = requiredString(value, 'idTokenSigningAlg');
+  if ((ID_TOKEN_SIGNING_ALGS as readonly string[]).includes(alg)) return alg as IdTokenSigningAlg;
+  const why = alg.toLowerCase() === 'none'
+    ? '"none" means unsigned ID tokens, which anyone could forge'
+    : /^HS/i.test(alg)
+      ? `"${alg}" is a symmetric algorithm (signed with the client secret), not verifiable with the provider's published keys`
+      : `"${alg}" is not a JWS algorithm openid-client verifies ID tokens with`;
+  throw invalid(`\`idTokenSigningAlg\` must be one of ${ID_TOKEN_SIGNING_ALGS.join(', ')}: ${why}.`);
+}
+
 function parseAuthorizationParams(value: unknown): Readonly<Record<string, string>> {
   if (value === undefined) return Object.freeze({});
   if (!isPlainObject(value)) throw invalid(`\`authorizationParams\` must be an object of strings (got ${describe(value)}).`);
@@ -342,6 +372,12 @@ export function parseOptions(options: unknown): Config {
   rejectUnknownKeys(options, knownOptions, '');
 
   const issuer = httpUrl(options.issuer, 'issuer');
+  if (issuer.pathname.includes('/.well-known/')) {
+    throw invalid(
+      `\`issuer\` must be the provider's issuer URL, not its discovery document's URL (got "${issuer.href}"); ` +
+        'the discovery document is read from <issuer>/.well-known/openid-configuration.',
+    );
+  }
   const clientId = requiredString(options.clientId, 'clientId');
   const clientAuthMethod = options.clientAuthMethod ?? 'client_secret_basic';
   if (!clientAuthMethods.includes(clientAuthMethod as ClientAuthMethod)) {
@@ -379,7 +415,8 @@ export function parseOptions(options: unknown): Config {
     routes,
     postLogoutRedirect,
     httpTimeout: positiveInteger(options.httpTimeout, 'httpTimeout', 5000),
-    idTokenSigningAlg: optionalString(options.idTokenSigningAlg, 'idTokenSigningAlg', 'RS256'),
+    idTokenSigningAlg: parseIdTokenSigningAlg(options.idTokenSigningAlg),
+    clockTolerance: nonNegativeInteger(options.clockTolerance, 'clockTolerance', 60),
     loginTimeout: positiveInteger(options.loginTimeout, 'loginTimeout', 600_000),
     maxPendingLogins: positiveInteger(options.maxPendingLogins, 'maxPendingLogins', 5),
     autoRefresh: optionalBoolean(options.autoRefresh, 'autoRefresh') ?? true,

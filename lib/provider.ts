@@ -1,12 +1,11 @@
 import * as client from 'openid-client';
 import createDebug from 'debug';
+import { clientAuthentication } from './client-auth.js';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
+import { providerFetch } from './provider-fetch.js';
 
 const debug = createDebug('express-relying-party:provider');
-
-/** Provider answers larger than this are refused; discovery documents and JWKS are a few KB. */
-export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Access to the provider's openid-client `Configuration`, discovered once per process. */
 export interface Provider {
@@ -15,109 +14,75 @@ export interface Provider {
 }
 
 /**
- * `fetch` for every call openid-client makes to the provider: bounded by
- * `httpTimeout` (openid-client's signal) and by {@link MAX_RESPONSE_BYTES},
- * with transport failures turned into coded errors. Bodies are read here, so
- * a provider that sends headers and then stalls still times out.
+ * openid-client refetches the JWKS for a token whose `kid` it does not know
+ * only once its copy is this old (seconds); younger copies refuse the token.
  */
-function providerFetch(config: Config): client.CustomFetch {
-  return async function fetchFromProvider(url, options) {
-    const signal = options.signal ?? AbortSignal.timeout(config.httpTimeout);
-    const target = new URL(url);
-    const where = `${target.origin}${target.pathname}`;
-    let response: Response;
-    let body: Uint8Array<ArrayBuffer> | null;
-    try {
-      response = await fetch(url, { ...options, body: options.body as BodyInit | null | undefined, signal });
-      body = await readCapped(response, where);
-    } catch (err) {
-      if (err instanceof RelyingPartyError) throw err;
-      if (signal.aborted) {
-        throw new RelyingPartyError('provider_timeout', `The provider did not answer within ${config.httpTimeout} ms (${where}).`, { cause: err });
-      }
-      throw new RelyingPartyError('provider_unreachable', `The provider could not be reached (${where}).`, { cause: err });
-    }
-    debug('%s %s → %d (%d bytes)', options.method, where, response.status, body?.byteLength ?? 0);
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-  };
-}
+const OPENID_CLIENT_REFETCH_AGE_S = 60;
+/** An unknown `kid` makes us refetch the JWKS at most this often (seconds), so forged kids cannot make the app hammer the provider. */
+export const JWKS_REFETCH_INTERVAL_S = 10;
 
-async function readCapped(response: Response, where: string): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (response.body === null || [204, 205, 304].includes(response.status)) {
-    await response.body?.cancel();
-    return null;
-  }
-  const tooLarge = () =>
-    new RelyingPartyError('provider_response_too_large', `The provider's answer exceeds ${MAX_RESPONSE_BYTES} bytes (${where}).`);
-  const declared = response.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared)) {
-    if (Number(declared) > MAX_RESPONSE_BYTES) {
-      await response.body.cancel();
-      throw tooLarge();
-    }
-    // fetch holds the body to its declared length: read it in one go
-    return new Uint8Array(await response.arrayBuffer());
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
-}
-
-function clientAuthentication(config: Config): client.ClientAuth {
-  switch (config.clientAuthMethod) {
-    case 'client_secret_post':
-      return client.ClientSecretPost(config.clientSecret);
-    case 'none':
-      return client.None();
-    default:
-      return client.ClientSecretBasic(config.clientSecret);
-  }
-}
+const epochSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Creates the lazy, cached, retrying discovery for one `relyingParty()` instance. */
 export function createProvider(config: Config): Provider {
   let configuration: client.Configuration | undefined;
   let pending: Promise<client.Configuration> | undefined;
+  const fetcher = providerFetch(config);
+  const auth = clientAuthentication(config);
+  const clientMetadata: Partial<client.ClientMetadata> = {
+    id_token_signed_response_alg: config.idTokenSigningAlg,
+    [client.clockTolerance]: config.clockTolerance,
+  };
+  const execute = [client.enableNonRepudiationChecks];
+  if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
 
   async function discover(): Promise<client.Configuration> {
     debug('discovering %s', config.issuer.href);
-    const execute = [client.enableNonRepudiationChecks];
-    if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
     try {
-      const discovered = await client.discovery(
-        config.issuer,
-        config.clientId,
-        { id_token_signed_response_alg: config.idTokenSigningAlg },
-        clientAuthentication(config),
-        { execute, timeout: config.httpTimeout / 1000, [client.customFetch]: providerFetch(config) },
-      );
+      const discovered = await client.discovery(config.issuer, config.clientId, clientMetadata, auth, {
+        execute,
+        timeout: config.httpTimeout / 1000,
+        [client.customFetch]: fetcher,
+      });
       debug('discovered %s', config.issuer.href);
       return discovered;
     } catch (err) {
-      throw providerError(err, 'Discovery of the provider failed');
+      throw discoveryError(err, config);
     }
+  }
+
+  /**
+   * Key rotation: a provider that starts signing with a new key is seen by
+   * an ID token whose `kid` is not in the cached JWKS. openid-client refetches
+   * the JWKS for it only when its copy is a minute old, so for a minute
+   * every login would fail. Once the copy is {@link JWKS_REFETCH_INTERVAL_S}
+   * old, the configuration is replaced by one that holds the same keys
+   * (openid-client's exported JWKS cache) dated a minute back: known keys
+   * are still used without a request, and an unknown `kid` makes
+   * openid-client refetch at once. After that refetch the copy is young
+   * again, so the next refetch is at least the interval later. A key the
+   * provider withdrew is gone from the refetched set and stays refused.
+   */
+  function withJwksRefetch(current: client.Configuration): client.Configuration {
+    const cache = client.getJwksCache(current);
+    if (cache === undefined) return current;
+    const age = epochSeconds() - cache.uat;
+    if (age < JWKS_REFETCH_INTERVAL_S || age >= OPENID_CLIENT_REFETCH_AGE_S) return current;
+    const next = new client.Configuration(current.serverMetadata(), config.clientId, clientMetadata, auth);
+    next.timeout = current.timeout;
+    next[client.customFetch] = fetcher;
+    for (const extension of execute) extension(next);
+    client.setJwksCache(next, { jwks: cache.jwks, uat: epochSeconds() - OPENID_CLIENT_REFETCH_AGE_S });
+    debug('JWKS is %d s old: an unknown kid will refetch it', age);
+    return next;
   }
 
   return {
     get() {
-      if (configuration) return Promise.resolve(configuration);
+      if (configuration) {
+        configuration = withJwksRefetch(configuration);
+        return Promise.resolve(configuration);
+      }
       // one discovery at a time; a failure is forgotten so the next request retries
       pending ??= discover().then(
         (discovered) => {
@@ -134,6 +99,56 @@ export function createProvider(config: Config): Provider {
       return pending;
     },
   };
+}
+
+/** Where openid-client looks for the discovery document of `issuer` (RFC 8414 §3 style for OpenID: appended to the path). */
+export function discoveryUrl(issuer: URL): string {
+  return `${issuer.href.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
+/**
+ * A failed discovery as an error that says what to fix: the configured
+ * issuer and the one the provider names, or the URL that was tried.
+ */
+function discoveryError(err: unknown, config: Config): RelyingPartyError {
+  const url = discoveryUrl(config.issuer);
+  const detail = innermostCoded(err);
+  const cause: unknown = detail instanceof Error ? detail.cause : undefined;
+  if (
+    errorCode(detail) === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' &&
+    isRecord(cause) &&
+    cause.attribute === 'issuer' &&
+    isRecord(cause.body) &&
+    typeof cause.body.issuer === 'string'
+  ) {
+    return new RelyingPartyError(
+      'provider_misconfigured',
+      `The provider's discovery document (${url}) names the issuer "${printable(cause.body.issuer)}", but the configured \`issuer\` is "${config.issuer.href}". ` +
+        'They must be the same URL (scheme, host, port and path): set `issuer` to the provider\'s issuer.',
+      { cause: err },
+    );
+  }
+  if (cause instanceof Response && cause.status < 500) {
+    const contentType = cause.headers.get('content-type')?.split(';')[0]?.trim();
+    const answer = cause.status === 200 ? `a ${printable(contentType ?? 'untyped')} document, not JSON` : `HTTP ${cause.status}`;
+    return new RelyingPartyError(
+      'provider_misconfigured',
+      `Discovery of the provider failed: ${url} answered ${answer}. ` +
+        '`issuer` must be the provider\'s issuer URL (the discovery document is read from <issuer>/.well-known/openid-configuration), not the URL of the discovery document or of a login page.',
+      { cause: err },
+    );
+  }
+  const mapped = providerError(err, `Discovery of the provider failed (${url})`);
+  return mapped;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A value from the provider, fit for a message: printable ASCII, bounded. */
+function printable(value: string): string {
+  return value.replace(/[^\x20-\x7E]/g, '?').slice(0, 200);
 }
 
 function findRelyingPartyError(err: unknown): RelyingPartyError | undefined {
@@ -174,8 +189,13 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
     if (err.status >= 500) {
       return new RelyingPartyError('provider_error', `${context}: the provider answered ${err.status}.`, { cause: err, providerError });
     }
-    if (providerError === 'invalid_client') {
-      return new RelyingPartyError('client_authentication_failed', `${context}: the provider rejected the client credentials (invalid_client). Check clientId, clientSecret and clientAuthMethod.`, { cause: err, providerError });
+    if (providerError === 'invalid_client' || providerError === 'unauthorized_client') {
+      // unauthorized_client: some providers (Glewlwyd) answer it, not invalid_client, to credentials they cannot match
+      return new RelyingPartyError(
+        'client_authentication_failed',
+        `${context}: the provider rejected the client (${providerError}). Check clientId and clientSecret, and that clientAuthMethod is the token endpoint authentication the client is registered with at the provider.`,
+        { cause: err, providerError },
+      );
     }
     return new RelyingPartyError('token_request_rejected', `${context}: the provider rejected the request (${sanitize(providerError)}).`, {
       cause: err,
@@ -193,6 +213,10 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
 
   // openid-client wraps the error that says what went wrong in a generic ClientError
   const detail = innermostCoded(err);
+  if (errorCode(detail) === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && comparedAttribute(detail) === 'sub') {
+    // only the userinfo response is compared on `sub` (ID token claims are JWT claim comparisons)
+    return new RelyingPartyError('userinfo_sub_mismatch', `${context}: the userinfo response is about another user (its \`sub\` is not the ID token's).`, { cause: err });
+  }
   switch (errorCode(detail)) {
     case 'OAUTH_TIMEOUT':
     case 'OAUTH_ABORT':
@@ -209,11 +233,22 @@ export function providerError(err: unknown, context: string): RelyingPartyError 
       if (/\bJWT\b|ID Token|id_token/.test(messageOf(detail))) return idTokenInvalid(err, detail);
       break;
   }
+  const answer: unknown = detail instanceof Error ? detail.cause : undefined;
+  if (answer instanceof Response && answer.status === 400) {
+    // a refusal without the OAuth error body (Glewlwyd answers a refused refresh token with an empty 400)
+    return new RelyingPartyError('token_request_rejected', `${context}: the provider rejected the request (HTTP 400 without an OAuth error).`, { cause: err });
+  }
   if (err instanceof TypeError && !(err instanceof client.ClientError)) {
     // fetch() rejects with a TypeError when the connection fails outright
     return new RelyingPartyError('provider_unreachable', `${context}: the provider could not be reached.`, { cause: err });
   }
   return new RelyingPartyError('provider_error', `${context}: the provider's answer was not usable.`, { cause: err });
+}
+
+/** The attribute a failed JSON comparison was about (`issuer`, `sub`, …), as openid-client reports it. */
+function comparedAttribute(err: unknown): unknown {
+  const cause: unknown = err instanceof Error ? err.cause : undefined;
+  return typeof cause === 'object' && cause !== null && 'attribute' in cause ? cause.attribute : undefined;
 }
 
 function idTokenInvalid(err: unknown, detail: unknown): RelyingPartyError {

@@ -182,7 +182,7 @@ describe('test provider', () => {
 describe('fault proxy', () => {
   it('answers the token endpoint with an injected 500', async () => {
     await expect(redeemWithTokenFault({ kind: 'status', status: 500 })).rejects.toThrow();
-    expect(tp.requests.at(-1)).toEqual({ method: 'POST', path: '/token', search: '', fault: 'status' });
+    expect(tp.requests.at(-1)).toEqual({ method: 'POST', path: '/token', search: '', headers: expect.any(Object), fault: 'status' });
   });
 
   it('re-signs a tampered ID token with the provider key: only the claim is wrong', async () => {

@@ -1,8 +1,9 @@
 /**
- * The provider rotates its signing key. openid-client keeps the JWKS it
- * fetched for up to 5 minutes and refetches early on an unknown `kid` once
- * the copy is a minute old; only `Date` is faked to move through those
- * windows, everything else runs for real.
+ * The provider rotates its signing key. The JWKS is kept for up to 5
+ * minutes; an ID token with an unknown `kid` makes the app refetch it once
+ * the copy is 10 s old (openid-client alone waits a minute), so a forged
+ * `kid` causes at most one refetch per 10 s. Only `Date` is faked to move
+ * through those windows, everything else runs for real.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -49,21 +50,51 @@ function signWithNextKey(): void {
   tp.proxy.setFault('/token', { kind: 'tamperIdToken', tamper: (claims) => claims, resign: next });
 }
 
+/** The provider stops signing with the next key: tokens are signed with the current (old) key again. */
+function signWithCurrentKey(): void {
+  tp.proxy.clearFaults();
+}
+
 describe('signing key rotation at the provider', () => {
-  it('tokens signed with a new kid are accepted after one JWKS refetch', async () => {
+  it('a new kid 11 s after the last JWKS fetch is accepted after one refetch', async () => {
     const { app } = createTestApp(rpOptions(tp));
     expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
     expect(tp.count('/jwks')).toBe(1);
 
     publish(publicJwks.current, publicJwks.next);
     signWithNextKey();
-    advance(61);
+    advance(11);
     const agent = request.agent(app);
     expect(redirectOf(await login(agent, tp)).pathname).toBe('/');
     await expectSignedIn(agent, true);
     expect(tp.count('/jwks')).toBe(2);
 
-    // and the refetched set is used from then on
+    // the refetched set is used from then on, for both keys
+    expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
+    tp.proxy.setFault('/token', { kind: 'tamperIdToken', tamper: (claims) => claims, resign: 'provider-key' });
+    expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
+    expect(tp.count('/jwks')).toBe(2);
+  });
+
+  it('a new kid after a minute is accepted too (openid-client refetches by itself)', async () => {
+    const { app } = createTestApp(rpOptions(tp));
+    await login(request.agent(app), tp);
+    publish(publicJwks.current, publicJwks.next);
+    signWithNextKey();
+    advance(61);
+    expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
+    expect(tp.count('/jwks')).toBe(2);
+  });
+
+  it('a new kid within 10 s of the last fetch is refused without a refetch, and accepted once 10 s have passed', async () => {
+    const { app } = createTestApp(rpOptions(tp));
+    await login(request.agent(app), tp);
+    publish(publicJwks.current, publicJwks.next);
+    signWithNextKey();
+    advance(5);
+    expectError(await login(request.agent(app), tp), 'id_token_invalid', 400);
+    expect(tp.count('/jwks')).toBe(1);
+    advance(6);
     expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
     expect(tp.count('/jwks')).toBe(2);
   });
@@ -81,12 +112,40 @@ describe('signing key rotation at the provider', () => {
     expect(tp.count('/jwks')).toBe(2);
   });
 
-  it('an unknown kid does not make every login refetch the JWKS', async () => {
+  it('a key withdrawn at a rotation is refused after the refetch that found the new one', async () => {
     const { app } = createTestApp(rpOptions(tp));
     await login(request.agent(app), tp);
+    publish(publicJwks.next);
     signWithNextKey();
-    advance(61);
-    for (let i = 0; i < 3; i++) expectError(await login(request.agent(app), tp), 'id_token_invalid', 400);
+    advance(11);
+    expect(redirectOf(await login(request.agent(app), tp)).pathname).toBe('/');
     expect(tp.count('/jwks')).toBe(2);
+
+    // a token signed with the withdrawn key: its kid is unknown now, a refetch does not bring it back
+    signWithCurrentKey();
+    publish(publicJwks.next);
+    const agent = request.agent(app);
+    expectError(await login(agent, tp), 'id_token_invalid', 400);
+    advance(11);
+    expectError(await login(agent, tp), 'id_token_invalid', 400);
+    await expectSignedIn(agent, false);
+    expect(tp.count('/jwks')).toBe(3);
+  });
+
+  it('forged kids make the app refetch at most once per 10 s, even from concurrent logins', async () => {
+    const { app } = createTestApp(rpOptions(tp));
+    await login(request.agent(app), tp);
+    const forged = { privateKey: next.privateKey, kid: 'forged-kid' };
+    tp.proxy.setFault('/token', { kind: 'tamperIdToken', tamper: (claims) => claims, resign: forged });
+    for (let round = 0; round < 3; round++) {
+      advance(round === 0 ? 11 : 4);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => login(request.agent(app), tp)));
+      for (const answer of answers) expectError(answer, 'id_token_invalid', 400);
+    }
+    // at 11 s one refetch; at 15 s and 19 s the copy is younger than 10 s
+    expect(tp.count('/jwks')).toBe(2);
+    advance(4);
+    expectError(await login(request.agent(app), tp), 'id_token_invalid', 400);
+    expect(tp.count('/jwks')).toBe(3);
   });
 });

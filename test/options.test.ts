@@ -105,6 +105,46 @@ describe('relyingParty() options', () => {
     });
   });
 
+  describe('idTokenSigningAlg option', () => {
+    it.each(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])('accepts %s', (alg) => {
+      expect(() => relyingParty({ ...valid, idTokenSigningAlg: alg as RelyingPartyOptions['idTokenSigningAlg'] })).not.toThrow();
+    });
+
+    it.each([
+      ['none', /must be one of RS256, .*EdDSA: "none" means unsigned ID tokens/],
+      ['HS256', /"HS256" is a symmetric algorithm/],
+      ['hs512', /"hs512" is a symmetric algorithm/],
+      ['RSA-OAEP', /"RSA-OAEP" is not a JWS algorithm/],
+      ['rs256', /"rs256" is not a JWS algorithm/],
+    ])('refuses %s at setup, with the reason', (alg, message) => {
+      shouldReject({ idTokenSigningAlg: alg }, message);
+    });
+  });
+
+  describe('clockTolerance option', () => {
+    it('accepts whole seconds, 0 included', () => {
+      expect(() => relyingParty({ ...valid, clockTolerance: 0 })).not.toThrow();
+      expect(() => relyingParty({ ...valid, clockTolerance: 300 })).not.toThrow();
+    });
+
+    it.each([-1, 1.5, '60', Infinity])('rejects %p', (value) => {
+      shouldReject({ clockTolerance: value }, /`clockTolerance` must be a whole number >= 0/);
+    });
+  });
+
+  describe('issuer option', () => {
+    it.each(['https://op.example.com/.well-known/openid-configuration', 'https://op.example.com/tenant/.well-known/oauth-authorization-server'])(
+      'refuses the discovery document URL %s, saying what to give instead',
+      (issuer) => {
+        shouldReject({ issuer }, /`issuer` must be the provider's issuer URL, not its discovery document's URL/);
+      },
+    );
+
+    it('accepts an issuer with a path', () => {
+      expect(() => relyingParty({ ...valid, issuer: 'https://login.example.com/tenant/workspace' })).not.toThrow();
+    });
+  });
+
   it('rejects something that is not an options object', () => {
     expect(() => relyingParty('https://op.example.com' as unknown as RelyingPartyOptions)).toThrow(/expected an options object/);
   });

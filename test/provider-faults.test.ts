@@ -27,6 +27,7 @@ describe('the token endpoint misbehaves', () => {
     ['answers garbage JSON', 'provider_error', 502, { kind: 'garbage' }],
     ['answers 5 MB', 'provider_response_too_large', 502, { kind: 'oversize', bytes: 5 * 1024 * 1024 }],
     ['answers 5 MB without a content-length', 'provider_response_too_large', 502, { kind: 'oversize', bytes: 5 * 1024 * 1024, chunked: true }],
+    ['answers 400 with an empty body (no OAuth error)', 'token_request_rejected', 400, { kind: 'status', status: 400, body: '' }],
     ['resets the connection', 'provider_unreachable', 503, { kind: 'reset' }],
     ['hangs past httpTimeout', 'provider_timeout', 504, { kind: 'hang' }],
   ])('%s → %s %d, nobody signed in', async (_name, code, status, fault) => {
@@ -39,6 +40,14 @@ describe('the token endpoint misbehaves', () => {
     expectError(response, code, status);
     expect(Date.now() - started).toBeLessThan(httpTimeout + 1500);
     expect(JSON.stringify(response.body)).not.toContain(String(callback.searchParams.get('code')));
+    await expectSignedIn(agent, false);
+  });
+
+  it('a refresh answered 400 with an empty body (as Glewlwyd refuses a refresh token) signs the session out', async () => {
+    const agent = request.agent(createTestApp(rpOptions(tp, { refreshLeeway: 7200_000 })).app);
+    await login(agent, tp);
+    tp.proxy.setFault('/token', { kind: 'status', status: 400, body: '' });
+    expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(401);
     await expectSignedIn(agent, false);
   });
 

@@ -111,6 +111,7 @@ export function createBackchannelLogout(config: Config, provider: Provider) {
           algorithms: [config.idTokenSigningAlg],
           requiredClaims: ['iat', 'jti', 'events'],
           maxTokenAge: MAX_TOKEN_AGE_S,
+          clockTolerance: config.clockTolerance,
         }));
       } catch (err) {
         throw new InvalidLogoutToken(err instanceof Error ? err.message : 'verification failed', err);

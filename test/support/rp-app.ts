@@ -49,9 +49,17 @@ const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   }
 };
 
-/** Builds the app under test around `relyingParty(options)`. */
-export function createTestApp(options: RelyingPartyOptions, store: session.Store = new session.MemoryStore(), extend?: (app: express.Express) => void): TestApp {
-  const app = express();
+/**
+ * Builds the app under test around `relyingParty(options)`, with Express 5
+ * or the `framework` given (Express 4 from the `express4` alias).
+ */
+export function createTestApp(
+  options: RelyingPartyOptions,
+  store: session.Store = new session.MemoryStore(),
+  extend?: (app: express.Express) => void,
+  framework: typeof express = express,
+): TestApp {
+  const app = framework();
   app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
   app.use(relyingParty(options));
   app.get('/public', (req, res) => {
