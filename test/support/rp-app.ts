@@ -51,16 +51,18 @@ const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
 
 /**
  * Builds the app under test around `relyingParty(options)`, with Express 5
- * or the `framework` given (Express 4 from the `express4` alias).
+ * or the `framework` given (Express 4 from the `express4` alias), and
+ * express-session with `sessionOptions` added.
  */
 export function createTestApp(
   options: RelyingPartyOptions,
   store: session.Store = new session.MemoryStore(),
   extend?: (app: express.Express) => void,
   framework: typeof express = express,
+  sessionOptions: Partial<session.SessionOptions> = {},
 ): TestApp {
   const app = framework();
-  app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store }));
+  app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store, ...sessionOptions }));
   app.use(relyingParty(options));
   app.get('/public', (req, res) => {
     res.json({ isAuthenticated: req.auth?.isAuthenticated() ?? null });
