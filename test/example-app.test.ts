@@ -9,9 +9,8 @@ import { RelyingPartyError } from 'express-relying-party';
 import { createApp, describeError } from '../example-app/app.js';
 import { ConfigError, configFromEnv } from '../example-app/config.js';
 import { createClient } from 'redis';
-import { generateSigningKey, startSandbox } from '../example-app/sandbox/index.js';
-import type { Sandbox } from '../example-app/sandbox/index.js';
-import { checkOneTimeCode } from '../example-app/sandbox/sca.js';
+import { generateSigningKey, startSandbox } from 'express-relying-party/sandbox';
+import type { Sandbox } from 'express-relying-party/sandbox';
 import { startDemo } from '../example-app/server.js';
 import type { RunningDemo } from '../example-app/server.js';
 import { HttpBrowser, completeSandboxSignIn } from './support/http-browser.js';
@@ -292,14 +291,9 @@ describe('demo accounts API', () => {
   beforeAll(async () => {
     signingKey = await generateSigningKey();
     sandbox = await startSandbox({
-      port: 0,
-      client: {
-        clientId: 'demo-app',
-        clientSecret: 'secret',
-        clientName: 'Test',
-        redirectUris: ['http://127.0.0.1:3999/callback'],
-        postLogoutRedirectUris: ['http://127.0.0.1:3999/'],
-      },
+      clientId: 'demo-app',
+      clientSecret: 'secret',
+      redirectUris: ['http://127.0.0.1:3999/callback'],
       api: { audience },
       signingKeys: [signingKey],
     });
@@ -454,19 +448,5 @@ describe('SESSION_STORE=redis://…', () => {
       await redis.quit();
       await redisDemo.close();
     }
-  });
-});
-
-describe('sandbox one-time code rules', () => {
-  it.each([
-    ['', { ok: true, acr: 'urn:openbanking:psd2:ca', amr: ['pwd'] }],
-    ['   ', { ok: true, acr: 'urn:openbanking:psd2:ca', amr: ['pwd'] }],
-    ['123456', { ok: true, acr: 'urn:openbanking:psd2:sca', amr: ['pwd', 'otp'] }],
-    ['123 456', { ok: true, acr: 'urn:openbanking:psd2:sca', amr: ['pwd', 'otp'] }],
-    ['12345', { ok: false }],
-    ['1234567', { ok: false }],
-    ['12345a', { ok: false }],
-  ])('%p → %p', (input, expected) => {
-    expect(checkOneTimeCode(input)).toMatchObject(expected);
   });
 });
