@@ -80,11 +80,11 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
 /** Options of the {@link RelyingPartyError} constructor. */
 export interface RelyingPartyErrorOptions {
   /** HTTP status to answer with. Default is the code's documented status. */
-  status?: number;
+  status?: number | undefined;
   /** The underlying error (from openid-client, the session store, …). */
   cause?: unknown;
   /** The provider's OAuth `error` value, when the provider sent one. */
-  providerError?: string;
+  providerError?: string | undefined;
 }
 
 /**
