@@ -103,7 +103,7 @@ export class RelyingPartyError extends Error {
   /** Whether the message is safe to show to the end user (true for 4xx), as in `http-errors`. */
   readonly expose: boolean;
   /** The provider's OAuth `error` value (`access_denied`, `invalid_grant`, …) when it sent one. */
-  readonly providerError?: string;
+  readonly providerError?: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: RelyingPartyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
