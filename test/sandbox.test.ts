@@ -5,6 +5,7 @@
  * testing-kit.test.ts) against an app using the library.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -17,8 +18,10 @@ import { startSandbox } from 'express-relying-party/sandbox';
 import type { Sandbox, SandboxOptions } from 'express-relying-party/sandbox';
 import { signIn } from 'express-relying-party/testing';
 import { USAGE, UsageError, banner, parseCommandLine } from '../lib/sandbox/command.js';
+import { closeServer, listen } from '../lib/http-server.js';
 import { parseSandboxOptions } from '../lib/sandbox/options.js';
 import { checkOneTimeCode, oneTimeCodeFor } from '../lib/sandbox/sca.js';
+import { HttpBrowser } from './support/http-browser.js';
 
 const BASE_URL = 'http://localhost:3000';
 const redirectUris = [`${BASE_URL}/callback`];
@@ -41,6 +44,7 @@ describe('startSandbox() options', () => {
     [{ redirectUris: ['ftp://x/callback'] }, 'must be an http: or https: URL without a fragment'],
     [{ redirectUris, redirectUri: 'x' }, 'unknown option `redirectUri`. Did you mean `redirectUris`?'],
     [{ redirectUris, port: 70000 }, '`port` must be a port number'],
+    [{ redirectUris, host: '0.0.0.0' }, '`host` must be a loopback address'],
     [{ redirectUris, issuerPath: 'oidc' }, "`issuerPath` must be a path such as '/oidc'"],
     [{ redirectUris, users: [{ name: 'No Sub' }] }, '`users[0].sub` must be a non-empty string'],
     [{ redirectUris, users: [{ sub: 'a', groups: [] }] }, "no scope releases the claim `groups`. Add it to a scope, e.g. startSandbox({ claims: { openid: ['groups'] } })"],
@@ -119,6 +123,27 @@ describe('a running sandbox', () => {
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.headers['cache-control']).toBe('no-store');
+  });
+
+  it('shows what users type and what users are called as text, never as markup', async () => {
+    const markup = '<img src=x onerror=alert(1)>';
+    const risky = await startSandbox({ redirectUris, users: [{ sub: 'u1', preferred_username: markup }] });
+    try {
+      const server = createServer(appFor(risky, 'openid profile'));
+      const { port } = await listen(server, 0, '127.0.0.1');
+      try {
+        const browser = new HttpBrowser();
+        const login = await browser.navigate(`http://127.0.0.1:${port}/login`);
+        expect(login.text).toContain('Test users: <code>&lt;img src=x onerror=alert(1)&gt;</code>.');
+        const consent = await browser.submit(login, '/login', { username: `${markup}2`, password: 'x' });
+        expect(consent.text).toContain('Signed in as <strong>&lt;img src=x onerror=alert(1)&gt;2</strong>.');
+        expect(`${login.text}${consent.text}`).not.toContain('<img');
+      } finally {
+        await closeServer(server);
+      }
+    } finally {
+      await risky.close();
+    }
   });
 
   it('stops listening at close()', async () => {

@@ -236,6 +236,15 @@ function issuerPath(value: unknown): string {
   return value.replace(/\/$/, '');
 }
 
+/** The sandbox signs anyone in: it listens on this machine only. */
+function loopbackHost(value: unknown): string {
+  const host = optionalString(value, 'host') ?? '127.0.0.1';
+  if (host !== 'localhost' && host !== '::1' && !/^127(?:\.\d{1,3}){3}$/.test(host)) {
+    throw invalid(`\`host\` must be a loopback address (127.0.0.1, ::1 or localhost): the sandbox signs anyone in, so it listens on this machine only (got "${host}").`);
+  }
+  return host;
+}
+
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw invalid(`\`${name}\` must be a positive whole number.`);
@@ -264,7 +273,7 @@ export function parseSandboxOptions(options: unknown): SandboxConfig {
         : urlList(options.postLogoutRedirectUris, 'postLogoutRedirectUris'),
     ),
     port: port(options.port),
-    host: optionalString(options.host, 'host') ?? '127.0.0.1',
+    host: loopbackHost(options.host),
     issuerPath: issuerPath(options.issuerPath),
     clientId,
     clientSecret: optionalString(options.clientSecret, 'clientSecret') ?? randomBytes(32).toString('base64url'),
