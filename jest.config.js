@@ -15,6 +15,7 @@ export default {
   },
   moduleNameMapper: {
     '^express-relying-party$': '<rootDir>/lib/index.ts',
+    '^express-relying-party/(sandbox|testing)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],

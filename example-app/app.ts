@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import { RelyingPartyError, relyingParty, requiresAuth } from 'express-relying-party';
 import { accountsApi } from './api.js';
 import type { DemoAccount } from './api.js';
-import { accountsPage, errorPage, homePage, profilePage } from './views.js';
+import { accountsPage, errorPage, homePage, profilePage, signedOutPage } from './views.js';
 import type { AccountsResult, PageContext } from './views.js';
 
 /**
@@ -40,6 +40,39 @@ export interface DemoAppOptions {
 }
 
 const staticDir = fileURLToPath(new URL('./public/', import.meta.url));
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The provider's sign-out page, offered on the demo's "signed out" page. */
+    providerSignOut?: string;
+  }
+}
+
+/**
+ * Sign out in two steps. The library's `POST /logout` signs the user out of
+ * the app, then answers with a redirect to the provider's end-session page.
+ * This handler, mounted before the library, turns that redirect into one to
+ * the demo's own "signed out" page, which says the user left the app and
+ * offers the provider's sign-out as a button. The `id_token_hint` is dropped
+ * from the address kept for that button (`client_id` identifies the app), so
+ * no token outlives the sign-out.
+ */
+function signOutInTwoSteps(issuer: string) {
+  const providerOrigin = new URL(issuer).origin;
+  return function holdProviderSignOut(req: Request, res: Response, next: NextFunction): void {
+    const redirect = res.redirect.bind(res) as (status: number, url: string) => void;
+    const redirectToSignedOutPage = (...args: [string] | [number, string]): void => {
+      const target = new URL(args.length === 1 ? args[0] : args[1], 'http://app.invalid');
+      if (target.origin === providerOrigin) {
+        target.searchParams.delete('id_token_hint');
+        req.session.providerSignOut = target.href;
+      }
+      redirect(303, '/signed-out');
+    };
+    res.redirect = redirectToSignedOutPage as Response['redirect'];
+    next();
+  };
+}
 
 /** Builds the demo app. It does not listen: see `server.ts`. */
 export function createApp(options: DemoAppOptions): Express {
@@ -100,6 +133,8 @@ export function createApp(options: DemoAppOptions): Express {
     }),
   );
 
+  app.all('/logout', signOutInTwoSteps(issuer));
+
   // /login, /callback and /logout, and req.auth on every request. Per login
   // the library keeps three one-time values in the session:
   // - state: the callback must carry it back, so a forged or replayed
@@ -132,6 +167,11 @@ export function createApp(options: DemoAppOptions): Express {
 
   app.get('/', function home(req, res) {
     res.type('html').send(homePage(pageContext(req)));
+  });
+
+  app.get('/signed-out', function signedOut(req, res) {
+    const providerSignOut = req.auth.isAuthenticated() ? undefined : req.session.providerSignOut;
+    res.set('Cache-Control', 'no-store').type('html').send(signedOutPage(pageContext(req), { providerSignOut }));
   });
 
   // requiresAuth(): signed-out browsers go to the provider and come back here
@@ -168,6 +208,12 @@ export function createApp(options: DemoAppOptions): Express {
   // to answer; the stack and the cause go to the log, never to the browser.
   app.use(function errorHandler(err: unknown, req: Request, res: Response, next: NextFunction) {
     if (res.headersSent) return next(err);
+    // Back after signing in replays the callback: its login is complete and
+    // this browser is signed in, so there is nothing to report
+    if (err instanceof RelyingPartyError && err.code === 'state_unknown' && req.auth?.isAuthenticated()) {
+      res.redirect(303, '/');
+      return;
+    }
     const page = describeError(err, providerName);
     if (page.status >= 500) logError(err);
     res.status(page.status).type('html').send(errorPage(pageContext(req), page));

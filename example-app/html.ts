@@ -1,5 +1,5 @@
 /**
- * A tiny HTML template tag shared by the demo app and the sandbox provider.
+ * A tiny HTML template tag for the demo app's pages.
  * Every interpolated value is escaped unless it is already `Html` (the
  * result of another `html` template), so a claim such as
  * `name: "<script>…"` typed at the sandbox login page shows up as text, not

@@ -5,8 +5,8 @@ import { createApp } from './app.js';
 import { closeServer, listen } from './http-server.js';
 import { ConfigError, configFromEnv } from './config.js';
 import type { DemoConfig } from './config.js';
-import { BANK_NAME, startSandbox } from './sandbox/index.js';
-import type { Sandbox } from './sandbox/index.js';
+import { BANK_NAME, startSandbox } from 'express-relying-party/sandbox';
+import type { Sandbox } from 'express-relying-party/sandbox';
 import { createRedisSessionStore } from './session-store.js';
 
 /**
@@ -53,13 +53,10 @@ export async function startDemo(config: DemoConfig, options: StartOptions = {}):
     if (config.provider.kind === 'sandbox') {
       sandbox = await startSandbox({
         port: config.provider.port,
-        client: {
-          clientId: config.provider.clientId,
-          clientSecret: config.provider.clientSecret,
-          clientName: 'Relying Party Demo',
-          redirectUris: [`${baseUrl}/callback`],
-          postLogoutRedirectUris: [`${baseUrl}/`],
-        },
+        clientId: config.provider.clientId,
+        clientSecret: config.provider.clientSecret,
+        clientName: 'Relying Party Demo',
+        redirectUris: [`${baseUrl}/callback`],
         api: { audience: apiAudience, scopes: ['accounts:read'] },
       });
       issuer = sandbox.issuer;

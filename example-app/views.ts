@@ -271,6 +271,30 @@ export function accountsPage(ctx: PageContext, result: AccountsResult): string {
   );
 }
 
+/** `/signed-out`: the app's session has ended; the provider's sign-out is offered as a second step. */
+export function signedOutPage(ctx: PageContext, args: { providerSignOut: string | undefined }): string {
+  const { providerSignOut } = args;
+  return layout(
+    ctx,
+    'Signed out',
+    html`<section class="hero">
+      <h1>You are signed out of ${APP_NAME}</h1>
+      <p>The app ended your session and no longer holds your tokens.</p>
+      ${
+        providerSignOut === undefined
+          ? html`<p class="actions"><a class="button" href="/">Back to the home page</a></p>`
+          : html`<h2>You may still be signed in at ${ctx.providerName}</h2>
+            <p>While you are, signing in to this app again will not ask for your password. On a shared computer, sign out
+              there too.</p>
+            <p class="actions">
+              <a class="button" href="${providerSignOut}">Sign out of ${ctx.providerName} too</a>
+              <a class="button secondary" href="/">Back to the home page</a>
+            </p>`
+      }
+    </section>`,
+  );
+}
+
 /** A friendly error page: what happened, what to do, and the code for support. No stack trace, ever. */
 export function errorPage(ctx: PageContext, args: { status: number; title: string; message: string; code: string; retry: boolean }): string {
   const { status, title, message, code, retry } = args;

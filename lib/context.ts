@@ -16,9 +16,9 @@ export interface AccessToken {
   /** The token type, usually `Bearer`. */
   readonly type: string;
   /** Epoch seconds when it expires, when the provider said. */
-  readonly expiresAt?: number;
+  readonly expiresAt?: number | undefined;
   /** The scopes granted, space-separated, when the provider said. */
-  readonly scope?: string;
+  readonly scope?: string | undefined;
   /** True once `expiresAt` has passed. */
   isExpired(): boolean;
 }
@@ -28,13 +28,13 @@ export interface RequestAuth {
   /** True when the session holds a completed login. */
   isAuthenticated(): boolean;
   /** The ID token claims of the signed-in user, merged with userinfo claims when fetched. */
-  readonly user?: Record<string, unknown>;
+  readonly user?: Record<string, unknown> | undefined;
   /** The raw ID token. */
-  readonly idToken?: string;
+  readonly idToken?: string | undefined;
   /** The access token as stored, without refreshing; see {@link RequestAuth.getAccessToken}. */
-  readonly accessToken?: AccessToken;
+  readonly accessToken?: AccessToken | undefined;
   /** The refresh token, when the provider issued one. */
-  readonly refreshToken?: string;
+  readonly refreshToken?: string | undefined;
   /**
    * The access token, refreshed first when it is expired or expires within
    * `refreshLeeway` (with `autoRefresh`). `undefined` when not signed in, or

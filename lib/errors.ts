@@ -89,11 +89,11 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
 /** Options of the {@link RelyingPartyError} constructor. */
 export interface RelyingPartyErrorOptions {
   /** HTTP status to answer with. Default is the code's documented status. */
-  status?: number;
+  status?: number | undefined;
   /** The underlying error (from openid-client, the session store, …). */
   cause?: unknown;
   /** The provider's OAuth `error` value, when the provider sent one. */
-  providerError?: string;
+  providerError?: string | undefined;
 }
 
 /**
@@ -113,7 +113,7 @@ export class RelyingPartyError extends Error {
   /** Whether the message is safe to show to the end user (true for 4xx), as in `http-errors`. */
   readonly expose: boolean;
   /** The provider's OAuth `error` value (`access_denied`, `invalid_grant`, …) when it sent one. */
-  readonly providerError?: string;
+  readonly providerError?: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: RelyingPartyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: withoutSecrets(options.cause) });

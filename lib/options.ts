@@ -12,17 +12,17 @@ export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'n
 /** Paths of the routes `relyingParty()` answers, relative to where it is mounted. */
 export interface RoutesOptions {
   /** Starts a login. `false`: not mounted (`requiresAuth()` still starts logins). Default is `'/login'`. */
-  login?: string | false;
+  login?: string | false | undefined;
   /** Where the provider sends the browser back; `redirect_uri` is `baseUrl` + this. Default is `'/callback'`. */
-  callback?: string;
+  callback?: string | undefined;
   /** Signs out (GET or POST). `false`: not mounted. Default is `'/logout'`. */
-  logout?: string | false;
+  logout?: string | false | undefined;
   /**
    * OpenID Connect Back-Channel Logout endpoint (POST from the provider);
    * register `baseUrl` + this path at the provider as
    * `backchannel_logout_uri`. Default is `false` (not mounted).
    */
-  backchannelLogout?: string | false;
+  backchannelLogout?: string | false | undefined;
 }
 
 /** Options of {@link relyingParty}. Read and validated once, when `relyingParty()` is called. */
@@ -37,7 +37,7 @@ export interface RelyingPartyOptions {
   /** The client identifier registered at the provider. */
   clientId: string;
   /** The client secret; required for `client_secret_basic` and `client_secret_post`. */
-  clientSecret?: string;
+  clientSecret?: string | undefined;
   /**
    * Public origin of the app, with an optional path prefix
    * (`https://app.example.com` or `https://example.com/app`). The
@@ -46,7 +46,7 @@ export interface RelyingPartyOptions {
    */
   baseUrl: string;
   /** Space-separated scopes to request. Default is `'openid profile email'`. */
-  scope?: string;
+  scope?: string | undefined;
   /**
    * Extra authorization request parameters (`audience`, `prompt`,
    * `acr_values`, `resource`, `ui_locales`, …), all strings. Parameters the
@@ -54,19 +54,19 @@ export interface RelyingPartyOptions {
    * `state`, `nonce`, `code_challenge`, `code_challenge_method`,
    * `response_mode`) are rejected. Default is `{}`.
    */
-  authorizationParams?: Readonly<Record<string, string>>;
+  authorizationParams?: Readonly<Record<string, string>> | undefined;
   /** Token endpoint authentication. Default is `'client_secret_basic'`. */
-  clientAuthMethod?: ClientAuthMethod;
+  clientAuthMethod?: ClientAuthMethod | undefined;
   /** Route paths; a route set to `false` is not mounted. Default is `{ login: '/login', callback: '/callback', logout: '/logout' }`. */
-  routes?: RoutesOptions;
+  routes?: RoutesOptions | undefined;
   /**
    * Where the browser lands after logout: a path (resolved against
    * `baseUrl`) or an absolute URL. Sent to the provider as
    * `post_logout_redirect_uri`, so register it there. Default is `'/'`.
    */
-  postLogoutRedirect?: string;
+  postLogoutRedirect?: string | undefined;
   /** Upper bound, in milliseconds, for every HTTP call to the provider. Default is `5000`. */
-  httpTimeout?: number;
+  httpTimeout?: number | undefined;
   /**
    * The only JWS algorithm accepted on ID tokens (sent as the client's
    * `id_token_signed_response_alg`): one of the asymmetric algorithms
@@ -74,33 +74,33 @@ export interface RelyingPartyOptions {
    * `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `ES512` or `EdDSA`.
    * Default is `'RS256'`.
    */
-  idTokenSigningAlg?: IdTokenSigningAlg;
+  idTokenSigningAlg?: IdTokenSigningAlg | undefined;
   /**
    * Seconds of clock difference with the provider allowed in the time
    * checks of ID tokens (`exp`, `auth_time`) and back-channel logout tokens
    * (`iat`, `exp`). Default is `60`.
    */
-  clockTolerance?: number;
+  clockTolerance?: number | undefined;
   /** How long, in milliseconds, a started login may take before its callback is refused. Default is `600000` (10 minutes). */
-  loginTimeout?: number;
+  loginTimeout?: number | undefined;
   /** How many logins may be pending in one session at once (browser tabs); the oldest is dropped beyond that. Default is `5`. */
-  maxPendingLogins?: number;
+  maxPendingLogins?: number | undefined;
   /**
    * Refresh the access token automatically, with the refresh token, when
    * `requiresAuth()`, `req.auth.getAccessToken()` or `req.auth.fetch()` finds
    * it expired or about to expire. Default is `true`.
    */
-  autoRefresh?: boolean;
+  autoRefresh?: boolean | undefined;
   /** Milliseconds before expiry from which an access token counts as expiring and is refreshed. Default is `60000`. */
-  refreshLeeway?: number;
+  refreshLeeway?: number | undefined;
   /** Fetch the userinfo endpoint at login and merge its claims into `req.auth.user`. Default is `false`. */
-  fetchUserInfo?: boolean;
+  fetchUserInfo?: boolean | undefined;
   /**
    * At logout, revoke the refresh token, then the access token, at the
    * provider's revocation endpoint. Failures are logged and never block the
    * logout. Default is `true` when the provider has a `revocation_endpoint`.
    */
-  revokeOnLogout?: boolean;
+  revokeOnLogout?: boolean | undefined;
   /**
    * How long, in milliseconds, a sign-in lasts at most, however active the
    * session: after that it counts as signed out (a browser is sent to log
@@ -108,7 +108,7 @@ export interface RelyingPartyOptions {
    * session. `false`: no limit. The idle timeout is express-session's
    * (`cookie.maxAge` with `rolling: true`). Default is `604800000` (7 days).
    */
-  absoluteLifetime?: number | false;
+  absoluteLifetime?: number | false | undefined;
   /**
    * Keys of the app's own session data (a cart, a locale) carried into the
    * signed-in session at sign-in, and into the signed-out session at
@@ -116,7 +116,7 @@ export interface RelyingPartyOptions {
    * before a fixated login, or a previous user's cached data on a shared
    * browser, does not survive. Default is `[]`.
    */
-  keepSessionData?: readonly string[];
+  keepSessionData?: readonly string[] | undefined;
 }
 
 /** The validated, frozen form of {@link RelyingPartyOptions}. */

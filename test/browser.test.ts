@@ -1,8 +1,9 @@
 /**
  * The onboarding demo, clicked through in a real browser (Debian's
  * Chromium driven by playwright-core): home → Sign in → sandbox login →
- * consent → SCA → profile → accounts → sign out, plus the SCA code checks
- * and Deny at consent. Every step leaves a screenshot in
+ * consent → SCA → profile → accounts → sign out of the app → sign out of
+ * the sandbox, plus the SCA code checks, Deny at consent, and every page on
+ * a 390 px wide phone screen. Every step leaves a screenshot in
  * test-artifacts/screenshots/.
  *
  * Without Chromium these tests FAIL (saying how to install it); set
@@ -31,14 +32,20 @@ if (skipRequested) {
   );
 }
 
+/** A phone screen: 390 CSS pixels wide, as common phones are. */
+const PHONE = { width: 390, height: 844 };
+
 /** One fresh browser profile (temporary user data dir), closed and deleted by `close()`. */
-async function openBrowser(): Promise<{ context: BrowserContext; page: Page; problems: string[]; close(): Promise<void> }> {
+async function openBrowser(
+  viewport: { width: number; height: number } = { width: 1100, height: 820 },
+): Promise<{ context: BrowserContext; page: Page; problems: string[]; close(): Promise<void> }> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'erp-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1100, height: 820 },
+    viewport,
+    ...(viewport.width < 600 ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
     locale: 'en-GB',
   });
   const page = context.pages()[0] ?? (await context.newPage());
@@ -69,6 +76,20 @@ async function openBrowser(): Promise<{ context: BrowserContext; page: Page; pro
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+/** The page is no wider than the screen: nothing needs horizontal scrolling, nothing is cut off. */
+async function expectNoHorizontalOverflow(page: Page): Promise<void> {
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    // boxes wider than the screen, and boxes whose content (a long word) spills out of them
+    const wide = Array.from(document.querySelectorAll('body *'))
+      .filter((element) => element.getBoundingClientRect().right > width + 0.5 || element.scrollWidth > element.clientWidth + 1)
+      .filter((element) => getComputedStyle(element).overflowX === 'visible')
+      .map((element) => `<${element.tagName.toLowerCase()}${element.className ? ` class="${String(element.className)}"` : ''}> ${element.textContent?.trim().slice(0, 40) ?? ''}`);
+    return { width, scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5) };
+  });
+  expect({ url: page.url(), ...overflow }).toEqual({ url: page.url(), width: overflow.width, scrollWidth: overflow.width, wide: [] });
 }
 
 async function expectHeading(page: Page, text: string): Promise<void> {
@@ -163,12 +184,16 @@ if (!chromiumFound && !skipRequested) {
           await screenshot(page, '07-accounts');
 
           await page.getByRole('button', { name: 'Sign out' }).click();
-          await expectHeading(page, 'Sign out of Sandbox Bank too?');
-          await screenshot(page, '08-sandbox-sign-out');
+          await expectHeading(page, 'You are signed out of Relying Party Demo');
+          expect(page.url()).toBe(`${demo.url}/signed-out`);
+          await expect(page.getByRole('banner').getByRole('link', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
+          await screenshot(page, '08-signed-out-of-the-app');
+          await page.getByRole('link', { name: 'Sign out of Sandbox Bank too' }).click();
+          await expectHeading(page, 'Sign out of Sandbox Bank?');
+          await screenshot(page, '09-sandbox-sign-out');
           await page.getByRole('button', { name: 'Yes, sign me out' }).click();
           await expectHeading(page, 'Sign in with OpenID Connect');
           expect(page.url()).toBe(`${demo.url}/`);
-          await screenshot(page, '09-signed-out');
 
           await page.goto(`${demo.url}/accounts`);
           await expectHeading(page, 'Sign in to Sandbox Bank');
@@ -214,6 +239,52 @@ if (!chromiumFound && !skipRequested) {
           await page.goto(`${demo.url}/accounts`);
           await expectHeading(page, 'Your accounts');
           await expect(page.getByRole('rowheader', { name: 'Everyday current account' }).isVisible()).resolves.toBe(true);
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+
+    it(
+      'fits a 390 px wide phone screen on every page, without horizontal scrolling',
+      async () => {
+        const browser = await openBrowser(PHONE);
+        const { page } = browser;
+        const check = async (heading: string, name: string) => {
+          await expectHeading(page, heading);
+          await expectNoHorizontalOverflow(page);
+          await screenshot(page, `phone-${name}`);
+        };
+        try {
+          await page.goto(demo.url);
+          await check('Sign in with OpenID Connect', '01-home');
+          await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+          await check('Sign in to Sandbox Bank', '02-sandbox-login');
+          await page.getByLabel('Username').fill('Eve Averylongusername-without-any-spaces');
+          await page.getByLabel('Password').fill('any password works');
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          await check('Allow Relying Party Demo to access your data?', '03-sandbox-consent');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await check('Confirm it’s you', '04-sandbox-sca');
+          await page.getByLabel('One-time code').fill('12');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await check('Confirm it’s you', '05-sandbox-sca-invalid-code');
+          await page.getByLabel('One-time code').fill('123456');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await check('Hello, Eve Averylongusername-without-any-spaces!', '06-home-signed-in');
+          await page.goto(`${demo.url}/profile`);
+          await check('Your profile', '07-profile');
+          await page.goto(`${demo.url}/accounts`);
+          await check('Your accounts', '08-accounts');
+          await page.goto(`${demo.url}/nowhere`);
+          await check('Page not found', '09-error');
+          await page.goto(`${demo.url}/profile`);
+          await page.getByRole('button', { name: 'Sign out' }).click();
+          await check('You are signed out of Relying Party Demo', '10-signed-out');
+          await page.getByRole('link', { name: 'Sign out of Sandbox Bank too' }).click();
+          await check('Sign out of Sandbox Bank?', '11-sandbox-sign-out');
           expect(browser.problems).toEqual([]);
         } finally {
           await browser.close();

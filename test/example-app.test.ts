@@ -9,9 +9,8 @@ import { RelyingPartyError } from 'express-relying-party';
 import { createApp, describeError } from '../example-app/app.js';
 import { ConfigError, configFromEnv } from '../example-app/config.js';
 import { createClient } from 'redis';
-import { generateSigningKey, startSandbox } from '../example-app/sandbox/index.js';
-import type { Sandbox } from '../example-app/sandbox/index.js';
-import { checkOneTimeCode } from '../example-app/sandbox/sca.js';
+import { generateSigningKey, startSandbox } from 'express-relying-party/sandbox';
+import type { Sandbox } from 'express-relying-party/sandbox';
 import { startDemo } from '../example-app/server.js';
 import type { RunningDemo } from '../example-app/server.js';
 import { HttpBrowser, completeSandboxSignIn } from './support/http-browser.js';
@@ -221,17 +220,46 @@ describe('example app with the sandbox provider', () => {
       expect(again.url.startsWith(`${demo.issuer}/interaction/`)).toBe(true);
     });
 
-    it('signs out of the app and the sandbox; a protected page then asks to sign in again', async () => {
+    it('signs out of the app first, then offers the sandbox sign-out; a protected page then asks to sign in again', async () => {
       const browser = new HttpBrowser();
       await completeSandboxSignIn(browser, await openLoginPage(browser, demo), { username: 'Erin', otp: '000000' });
-      const confirm = await browser.navigate(`${demo.url}/logout`, { method: 'POST', form: {} });
-      expect(confirm.url.startsWith(`${demo.issuer}/session/end?`)).toBe(true);
-      expect(confirm.text).toContain('<h1>Sign out of Sandbox Bank too?</h1>');
+      const signedOut = await browser.navigate(`${demo.url}/logout`, { method: 'POST', form: {} });
+      expect(signedOut.url).toBe(`${demo.url}/signed-out`);
+      expect(signedOut.text).toContain('<h1>You are signed out of Relying Party Demo</h1>');
+      expect(signedOut.text).not.toContain('Signed in as');
+      expect(signedOut.text).not.toMatch(JWT_PATTERN);
+      expect((await browser.request(`${demo.url}/accounts`, { accept: 'application/json' })).status).toBe(401);
+
+      // the sandbox sign-out, offered as a link that carries the client id but no token
+      const link = /href="([^"]*\/session\/end\?[^"]*)"/.exec(signedOut.text)?.[1]?.replaceAll('&amp;', '&');
+      expect(link).toBeDefined();
+      const endSession = new URL(String(link));
+      expect(endSession.origin).toBe(demo.issuer);
+      expect(Object.fromEntries(endSession.searchParams)).toEqual({ client_id: 'demo-app', post_logout_redirect_uri: `${demo.url}/` });
+      const confirm = await browser.navigate(endSession.href);
+      expect(confirm.text).toContain('<h1>Sign out of Sandbox Bank?</h1>');
 
       const home = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
       expect(home.url).toBe(`${demo.url}/`);
       expect(home.text).toContain('<h1>Sign in with OpenID Connect</h1>');
+      // signed out at the sandbox too: the next sign-in asks for the password again
       await openLoginPage(browser, demo, '/accounts');
+    });
+
+    it('sends a replayed callback (Back after signing in) of a signed-in browser home, not to an error page', async () => {
+      const browser = new HttpBrowser();
+      const profile = await completeSandboxSignIn(browser, await openLoginPage(browser, demo), { username: 'Frank' });
+      const callback = profile.hops.find((hop) => hop.startsWith(`${demo.url}/callback?code=`));
+      expect(callback).toBeDefined();
+
+      const replayed = await browser.navigate(String(callback));
+      expect(replayed.hops).toEqual([callback, `${demo.url}/`]);
+      expect(replayed.status).toBe(200);
+      expect(replayed.text).toContain('<h1>Hello, Frank!</h1>');
+
+      // another browser, not signed in, gets the error page for the same URL
+      const stranger = await new HttpBrowser().navigate(String(callback));
+      expectFriendlyErrorPage(stranger, { status: 400, code: 'state_unknown', title: 'This sign-in is no longer valid' });
     });
   });
 
@@ -292,14 +320,9 @@ describe('demo accounts API', () => {
   beforeAll(async () => {
     signingKey = await generateSigningKey();
     sandbox = await startSandbox({
-      port: 0,
-      client: {
-        clientId: 'demo-app',
-        clientSecret: 'secret',
-        clientName: 'Test',
-        redirectUris: ['http://127.0.0.1:3999/callback'],
-        postLogoutRedirectUris: ['http://127.0.0.1:3999/'],
-      },
+      clientId: 'demo-app',
+      clientSecret: 'secret',
+      redirectUris: ['http://127.0.0.1:3999/callback'],
       api: { audience },
       signingKeys: [signingKey],
     });
@@ -454,19 +477,5 @@ describe('SESSION_STORE=redis://…', () => {
       await redis.quit();
       await redisDemo.close();
     }
-  });
-});
-
-describe('sandbox one-time code rules', () => {
-  it.each([
-    ['', { ok: true, acr: 'urn:openbanking:psd2:ca', amr: ['pwd'] }],
-    ['   ', { ok: true, acr: 'urn:openbanking:psd2:ca', amr: ['pwd'] }],
-    ['123456', { ok: true, acr: 'urn:openbanking:psd2:sca', amr: ['pwd', 'otp'] }],
-    ['123 456', { ok: true, acr: 'urn:openbanking:psd2:sca', amr: ['pwd', 'otp'] }],
-    ['12345', { ok: false }],
-    ['1234567', { ok: false }],
-    ['12345a', { ok: false }],
-  ])('%p → %p', (input, expected) => {
-    expect(checkOneTimeCode(input)).toMatchObject(expected);
   });
 });

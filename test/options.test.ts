@@ -33,6 +33,21 @@ describe('relyingParty() options', () => {
     expect(middleware.name).toBe('relyingPartyMiddleware');
   });
 
+  it('treats an option set to undefined as left out (exactOptionalPropertyTypes code passes env values as they are)', () => {
+    const fromEnv: Record<string, string | undefined> = {};
+    const options: RelyingPartyOptions = {
+      ...valid,
+      scope: fromEnv.SCOPE,
+      postLogoutRedirect: fromEnv.POST_LOGOUT,
+      httpTimeout: undefined,
+      autoRefresh: undefined,
+      routes: { login: undefined, callback: undefined },
+      authorizationParams: undefined,
+    };
+    expect(typeof relyingParty(options)).toBe('function');
+    shouldReject({ clientSecret: fromEnv.CLIENT_SECRET }, /`clientSecret` is required with clientAuthMethod "client_secret_basic"/);
+  });
+
   describe('when a required option is missing', () => {
     it.each(['issuer', 'clientId', 'baseUrl'])('names %s', (name) => {
       shouldReject({ [name]: undefined }, new RegExp(`\`${name}\` is required`));

@@ -64,6 +64,8 @@ declare module 'oidc-provider' {
     jwks?: { keys: Record<string, unknown>[] };
     findAccount?: (ctx: unknown, id: string) => Awaitable<Account | undefined>;
     claims?: Record<string, string[] | null>;
+    scopes?: string[];
+    acrValues?: string[];
     conformIdTokenClaims?: boolean;
     issueRefreshToken?: (ctx: unknown, client: ClientInstance, code: unknown) => Awaitable<boolean>;
     rotateRefreshToken?: boolean | ((ctx: unknown) => Awaitable<boolean>);
@@ -81,6 +83,18 @@ declare module 'oidc-provider' {
       devInteractions?: { enabled: boolean };
       revocation?: { enabled: boolean; allowedPolicy?: (ctx: unknown, client: ClientInstance, token: { clientId?: string }) => Awaitable<boolean> };
       userinfo?: { enabled: boolean };
+      resourceIndicators?: {
+        enabled: boolean;
+        defaultResource?: (ctx: unknown) => Awaitable<string | undefined>;
+        useGrantedResource?: (ctx: unknown) => Awaitable<boolean>;
+        getResourceServerInfo?: (ctx: unknown, resourceIndicator: string, client: ClientInstance) => Awaitable<{
+          scope: string;
+          audience: string;
+          accessTokenFormat: 'jwt' | 'opaque';
+          accessTokenTTL?: number;
+          jwt?: { sign: { alg: string } };
+        }>;
+      };
       backchannelLogout?: { enabled: boolean };
       rpInitiatedLogout?: {
         enabled: boolean;
@@ -106,7 +120,7 @@ declare module 'oidc-provider' {
   }
 
   export interface InteractionResults {
-    login?: { accountId: string; remember?: boolean };
+    login?: { accountId: string; acr?: string; amr?: string[]; remember?: boolean };
     consent?: { grantId?: string };
     error?: string;
     error_description?: string;
@@ -116,8 +130,10 @@ declare module 'oidc-provider' {
     constructor(properties: { accountId: string; clientId: string });
     static find(id: string): Promise<Grant | undefined>;
     addOIDCScope(scope: string): void;
+    rejectOIDCScope(scope: string): void;
     addOIDCClaims(claims: string[]): void;
     addResourceScope(resource: string, scope: string): void;
+    rejectResourceScope(resource: string, scope: string): void;
     save(): Promise<string>;
   }
 

@@ -16,6 +16,9 @@ export interface Page {
   readonly hops: readonly string[];
 }
 
+/** Form fields as name/value pairs (a name may repeat, as for checkboxes) or an object. */
+type Form = Record<string, string> | [string, string][];
+
 interface Cookie {
   value: string;
   expires: number | undefined;
@@ -63,7 +66,7 @@ export class HttpBrowser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
+  async request(url: string, init: { method?: string; form?: Form; accept?: string } = {}): Promise<Response> {
     const headers = new Headers({ accept: init.accept ?? 'text/html,application/xhtml+xml' });
     const cookie = this.#cookieHeader(url);
     if (cookie) headers.set('cookie', cookie);
@@ -78,7 +81,7 @@ export class HttpBrowser {
   }
 
   /** Navigates like a browser: follows redirects (a 303, or a 302 after POST, becomes a GET). */
-  async navigate(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Page> {
+  async navigate(url: string, init: { method?: string; form?: Form } = {}): Promise<Page> {
     const hops: string[] = [];
     let current = url;
     let method = init.method;
@@ -101,15 +104,22 @@ export class HttpBrowser {
     throw new Error(`too many redirects from ${url}: ${hops.join(' → ')}`);
   }
 
-  /** Submits the form of `page` whose action contains `actionPart`, with `fields` (and the submit button's name/value). */
+  /**
+   * Submits the form of `page` whose action contains `actionPart`, as a
+   * browser would: its hidden fields and ticked checkboxes, then `fields`
+   * (typed values and the submit button's name/value).
+   */
   async submit(page: Page, actionPart: string, fields: Record<string, string>): Promise<Page> {
     const actions = [...page.text.matchAll(/<form[^>]*\saction="([^"]+)"/g)].map((match) => decodeEntities(match[1] ?? ''));
     const action = actions.find((candidate) => candidate.includes(actionPart));
     if (action === undefined) throw new Error(`no form with action containing "${actionPart}" on ${page.url} (forms: ${actions.join(', ') || 'none'})`);
-    const hidden = Object.fromEntries(
-      [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((match) => [match[1] ?? '', decodeEntities(match[2] ?? '')]),
+    const hidden = [...page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(
+      (match): [string, string] => [match[1] ?? '', decodeEntities(match[2] ?? '')],
     );
-    return this.navigate(new URL(action, page.url).href, { form: { ...hidden, ...fields } });
+    const ticked = [...page.text.matchAll(/<input type="checkbox" name="([^"]+)" value="([^"]*)" checked>/g)].map(
+      (match): [string, string] => [match[1] ?? '', decodeEntities(match[2] ?? '')],
+    );
+    return this.navigate(new URL(action, page.url).href, { form: [...hidden, ...ticked, ...Object.entries(fields)] });
   }
 }
 

@@ -23,6 +23,9 @@ export const ACR_CUSTOMER_AUTHENTICATION = 'urn:openbanking:psd2:ca';
 /** `acr` after the password plus a one-time code (strong customer authentication). */
 export const ACR_STRONG_CUSTOMER_AUTHENTICATION = 'urn:openbanking:psd2:sca';
 
+/** The `acr` values the sandbox can issue, weakest first. */
+export const SANDBOX_ACR_VALUES: readonly string[] = Object.freeze([ACR_CUSTOMER_AUTHENTICATION, ACR_STRONG_CUSTOMER_AUTHENTICATION]);
+
 /** The outcome of the SCA step. */
 export type ScaResult =
   | { readonly ok: true; readonly acr: string; readonly amr: readonly string[] }
@@ -41,4 +44,15 @@ export function checkOneTimeCode(input: string): ScaResult {
     ? 'The one-time code can only contain digits, like 123456.'
     : `The one-time code must be exactly 6 digits; you entered ${code.length}.`;
   return { ok: false, message: `${problem} Leave the field empty if you have no authenticator app.` };
+}
+
+/**
+ * What to type at the SCA page to reach `acr`: an empty code for
+ * customer authentication, six digits for strong customer authentication;
+ * `undefined` for an `acr` the sandbox never issues.
+ */
+export function oneTimeCodeFor(acr: string): string | undefined {
+  if (acr === ACR_CUSTOMER_AUTHENTICATION) return '';
+  if (acr === ACR_STRONG_CUSTOMER_AUTHENTICATION) return '123456';
+  return undefined;
 }

@@ -1,10 +1,9 @@
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { Interaction, Provider } from 'oidc-provider';
-import type { SandboxAccounts } from './accounts.js';
 import { checkOneTimeCode } from './sca.js';
-import { consentPage, loginPage, scaPage } from './views.js';
-import type { ScopeDescription } from './views.js';
+import type { SandboxUsers } from './users.js';
+import type { SandboxViews, ScopeDescription } from './views.js';
 
 /**
  * The sandbox's interaction pages, in the standard oidc-provider pattern:
@@ -23,7 +22,7 @@ import type { ScopeDescription } from './views.js';
  */
 
 /** The one API (resource server) this sandbox issues access tokens for. */
-export interface SandboxApi {
+export interface InteractionApi {
   /** Its resource indicator (RFC 8707), also the `aud` of its access tokens. */
   readonly indicator: string;
   /** The scopes it understands. */
@@ -32,25 +31,31 @@ export interface SandboxApi {
 
 export interface InteractionRoutesOptions {
   readonly provider: Provider;
-  readonly accounts: SandboxAccounts;
+  readonly users: SandboxUsers;
+  readonly views: SandboxViews;
+  /** The issuer's path (`''` or e.g. `/oidc`), where these routes are mounted. */
+  readonly basePath: string;
   /** Display names of the registered clients, by client id. */
   readonly clientNames: ReadonlyMap<string, string>;
   /** The OpenID Connect scopes the provider supports (`openid`, `profile`, …). */
   readonly oidcScopes: ReadonlySet<string>;
-  readonly api: SandboxApi;
+  readonly api: InteractionApi | undefined;
 }
 
 const scopeTexts: Readonly<Record<string, string>> = {
   openid: 'Confirm who you are (your Sandbox Bank customer id)',
   profile: 'See your name and username',
   email: 'See your email address',
+  phone: 'See your phone number',
+  address: 'See your postal address',
   offline_access: 'Stay connected while you are away',
   'accounts:read': 'Read the list of your accounts and their balances',
 };
 
 interface Progress {
   accountId?: string;
-  consented: boolean;
+  /** The scopes the user approved at consent; `undefined` until then. */
+  granted?: readonly string[];
   expiresAt: number;
 }
 
@@ -62,11 +67,16 @@ function stringParam(params: Interaction['params'], name: string): string | unde
   return typeof value === 'string' ? value : undefined;
 }
 
-function formField(req: Request, name: string): string {
+function formValues(req: Request, name: string): string[] {
   const body: unknown = req.body;
-  if (typeof body !== 'object' || body === null) return '';
+  if (typeof body !== 'object' || body === null) return [];
   const value: unknown = (body as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : '';
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function formField(req: Request, name: string): string {
+  return formValues(req, name)[0] ?? '';
 }
 
 const parseForm = express.urlencoded({ extended: false, limit: '10kb' });
@@ -79,15 +89,16 @@ function noStore(_req: Request, res: Response, next: NextFunction): void {
 
 /** Express router for `/interaction/:uid` and its three forms. */
 export function interactionRoutes(options: InteractionRoutesOptions): Router {
-  const { provider, accounts, clientNames, oidcScopes, api } = options;
+  const { provider, users, views, basePath, clientNames, oidcScopes, api } = options;
   const progressByUid = new Map<string, Progress>();
+  const pageOf = (uid: string) => `${basePath}/interaction/${uid}`;
 
   function progressOf(uid: string): Progress {
     const now = Date.now();
     for (const [key, entry] of progressByUid) if (entry.expiresAt <= now) progressByUid.delete(key);
     let progress = progressByUid.get(uid);
     if (progress === undefined) {
-      progress = { consented: false, expiresAt: now + PROGRESS_TTL_MS };
+      progress = { expiresAt: now + PROGRESS_TTL_MS };
       progressByUid.set(uid, progress);
     }
     return progress;
@@ -109,7 +120,7 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
   }
 
   function requestedResource(details: Interaction): string | undefined {
-    return stringParam(details.params, 'resource');
+    return stringParam(details.params, 'resource') ?? api?.indicator;
   }
 
   const router = express.Router();
@@ -119,13 +130,13 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
     const { details, progress, clientName } = await load(req, res);
     const { uid } = details;
     if (progress.accountId === undefined) {
-      res.type('html').send(loginPage({ uid, clientName }));
-    } else if (!progress.consented) {
-      const scopes: ScopeDescription[] = requestedScopes(details).map((scope) => ({ scope, text: scopeTexts[scope] ?? scope }));
-      const username = accounts.usernameOf(progress.accountId) ?? progress.accountId;
-      res.type('html').send(consentPage({ uid, clientName, username, scopes, resource: requestedResource(details) }));
+      res.type('html').send(views.loginPage({ uid, clientName, knownUsers: users.knownLogins() }));
+    } else if (progress.granted === undefined) {
+      const scopes: ScopeDescription[] = requestedScopes(details).map((scope) => ({ scope, text: scopeTexts[scope] ?? scope, required: scope === 'openid' }));
+      const username = users.displayNameOf(progress.accountId) ?? progress.accountId;
+      res.type('html').send(views.consentPage({ uid, clientName, username, scopes, resource: api === undefined ? undefined : requestedResource(details) }));
     } else {
-      res.type('html').send(scaPage({ uid, clientName }));
+      res.type('html').send(views.scaPage({ uid, clientName }));
     }
   });
 
@@ -133,18 +144,19 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
     const { details, progress, clientName } = await load(req, res);
     const username = formField(req, 'username').trim();
     if (username === '') {
-      res.status(400).type('html').send(loginPage({ uid: details.uid, clientName, error: 'Enter a username (any name works in the sandbox).' }));
+      const error = 'Enter a username (any name works in the sandbox).';
+      res.status(400).type('html').send(views.loginPage({ uid: details.uid, clientName, knownUsers: users.knownLogins(), error }));
       return;
     }
     // the sandbox convention: every username/password pair is valid
-    progress.accountId = accounts.signIn(username);
+    progress.accountId = users.signIn(username);
     // 303 See Other: the browser follows with a GET, so reloading never re-posts the form
-    res.redirect(303, `/interaction/${details.uid}`);
+    res.redirect(303, pageOf(details.uid));
   });
 
   router.post('/interaction/:uid/consent', parseForm, async function submitConsent(req: Request, res: Response) {
     const { details, progress } = await load(req, res);
-    if (progress.accountId === undefined) return res.redirect(303, `/interaction/${details.uid}`);
+    if (progress.accountId === undefined) return res.redirect(303, pageOf(details.uid));
     if (formField(req, 'decision') !== 'approve') {
       progressByUid.delete(details.uid);
       // the app receives `error=access_denied` at its callback
@@ -156,49 +168,57 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
       );
       return;
     }
-    progress.consented = true;
-    res.redirect(303, `/interaction/${details.uid}`);
+    const ticked = new Set(formValues(req, 'scope'));
+    // `openid` has no checkbox to untick: without it there is no sign-in
+    progress.granted = requestedScopes(details).filter((scope) => scope === 'openid' || ticked.has(scope));
+    res.redirect(303, pageOf(details.uid));
   });
 
   router.post('/interaction/:uid/sca', parseForm, async function submitSca(req: Request, res: Response) {
     const { details, progress, clientName } = await load(req, res);
-    const { accountId } = progress;
-    if (accountId === undefined || !progress.consented) return res.redirect(303, `/interaction/${details.uid}`);
+    const { accountId, granted } = progress;
+    if (accountId === undefined || granted === undefined) return res.redirect(303, pageOf(details.uid));
     const sca = checkOneTimeCode(formField(req, 'otp'));
     if (!sca.ok) {
-      res.status(400).type('html').send(scaPage({ uid: details.uid, clientName, error: sca.message }));
+      res.status(400).type('html').send(views.scaPage({ uid: details.uid, clientName, error: sca.message }));
       return;
     }
 
     // Record the consent as a Grant: OpenID scopes (which claims the app may
     // see) and, separately, the API's scopes for its resource indicator;
-    // the access token is then issued for that API only.
+    // the access token is then issued for that API only. What the user
+    // unticked is recorded as rejected, so it is not asked again.
     const clientId = details.params.client_id;
     const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
     const grant = existing ?? new provider.Grant({ accountId, clientId });
-    const scopes = requestedScopes(details);
-    const oidc = scopes.filter((scope) => oidcScopes.has(scope));
-    if (oidc.length > 0) grant.addOIDCScope(oidc.join(' '));
+    const requested = requestedScopes(details);
+    const declined = requested.filter((scope) => !granted.includes(scope));
+    const oidcGranted = granted.filter((scope) => oidcScopes.has(scope));
+    const oidcDeclined = declined.filter((scope) => oidcScopes.has(scope));
+    if (oidcGranted.length > 0) grant.addOIDCScope(oidcGranted.join(' '));
+    if (oidcDeclined.length > 0) grant.rejectOIDCScope(oidcDeclined.join(' '));
     const resource = requestedResource(details);
-    const apiScopes = scopes.filter((scope) => api.scopes.includes(scope));
-    if (resource === api.indicator && apiScopes.length > 0) grant.addResourceScope(resource, apiScopes.join(' '));
+    if (api !== undefined && resource === api.indicator) {
+      const apiGranted = granted.filter((scope) => api.scopes.includes(scope));
+      const apiDeclined = declined.filter((scope) => api.scopes.includes(scope));
+      if (apiGranted.length > 0) grant.addResourceScope(resource, apiGranted.join(' '));
+      if (apiDeclined.length > 0) grant.rejectResourceScope(resource, apiDeclined.join(' '));
+    }
     const grantId = await grant.save();
 
-    const result: FinishedInteraction = {
-      // acr/amr end up in the ID token: they tell the app whether SCA happened
-      // remember: false keeps the sandbox session in a browser-session cookie
-      login: { accountId, acr: sca.acr, amr: [...sca.amr], remember: false },
-      consent: { grantId },
-    };
     progressByUid.delete(details.uid);
-    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      {
+        // acr/amr end up in the ID token: they tell the app whether SCA happened;
+        // remember: false keeps the sandbox session in a browser-session cookie
+        login: { accountId, acr: sca.acr, amr: [...sca.amr], remember: false },
+        consent: { grantId },
+      },
+      { mergeWithLastSubmission: false },
+    );
   });
 
   return router;
-}
-
-/** What the sandbox reports back to oidc-provider when all three steps are done. */
-interface FinishedInteraction {
-  login: { accountId: string; acr: string; amr: string[]; remember: boolean };
-  consent: { grantId: string };
 }
