@@ -41,21 +41,16 @@ export interface DemoAppOptions {
 
 const staticDir = fileURLToPath(new URL('./public/', import.meta.url));
 
-declare module 'express-session' {
-  interface SessionData {
-    /** The provider's sign-out page, offered on the demo's "signed out" page. */
-    providerSignOut?: string;
-  }
-}
-
 /**
  * Sign out in two steps. The library's `POST /logout` signs the user out of
  * the app, then answers with a redirect to the provider's end-session page.
  * This handler, mounted before the library, turns that redirect into one to
  * the demo's own "signed out" page, which says the user left the app and
- * offers the provider's sign-out as a button. The `id_token_hint` is dropped
- * from the address kept for that button (`client_id` identifies the app), so
- * no token outlives the sign-out.
+ * offers the provider's sign-out as a button. The session is gone by then
+ * (a sign-out ends it), so the provider's address travels in the redirect's
+ * query, without the `id_token_hint` (`client_id` identifies the app): no
+ * token outlives the sign-out. The page shows it only when it points at the
+ * provider.
  */
 function signOutInTwoSteps(issuer: string) {
   const providerOrigin = new URL(issuer).origin;
@@ -63,15 +58,24 @@ function signOutInTwoSteps(issuer: string) {
     const redirect = res.redirect.bind(res) as (status: number, url: string) => void;
     const redirectToSignedOutPage = (...args: [string] | [number, string]): void => {
       const target = new URL(args.length === 1 ? args[0] : args[1], 'http://app.invalid');
-      if (target.origin === providerOrigin) {
-        target.searchParams.delete('id_token_hint');
-        req.session.providerSignOut = target.href;
-      }
-      redirect(303, '/signed-out');
+      if (target.origin !== providerOrigin) return redirect(303, '/signed-out');
+      target.searchParams.delete('id_token_hint');
+      redirect(303, `/signed-out?${new URLSearchParams({ provider: target.href }).toString()}`);
     };
     res.redirect = redirectToSignedOutPage as Response['redirect'];
     next();
   };
+}
+
+/** The provider sign-out address from `/signed-out?provider=…`, only when it is the provider's. */
+function providerSignOutUrl(value: unknown, issuer: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    return url.origin === new URL(issuer).origin && !url.searchParams.has('id_token_hint') ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Builds the demo app. It does not listen: see `server.ts`. */
@@ -170,7 +174,7 @@ export function createApp(options: DemoAppOptions): Express {
   });
 
   app.get('/signed-out', function signedOut(req, res) {
-    const providerSignOut = req.auth.isAuthenticated() ? undefined : req.session.providerSignOut;
+    const providerSignOut = req.auth.isAuthenticated() ? undefined : providerSignOutUrl(req.query.provider, issuer);
     res.set('Cache-Control', 'no-store').type('html').send(signedOutPage(pageContext(req), { providerSignOut }));
   });
 

@@ -40,8 +40,7 @@ describe.each([
   });
 
   it('login, callback, protected route, refresh and logout', async () => {
-    // access tokens count as expiring at once, so the protected route refreshes them
-    const { app } = createTestApp(rpOptions(tp, { refreshLeeway: 7200_000 }), undefined, undefined, framework);
+    const { app } = createTestApp(rpOptions(tp), undefined, undefined, framework);
     const agent = request.agent(app);
     const browser = new ProviderBrowser(tp.issuer);
 
@@ -49,12 +48,16 @@ describe.each([
     expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(401);
     const authorize = redirectOf(await agent.get('/profile').set('Accept', 'text/html'));
     expect(authorize.href.startsWith(`${tp.issuer}/auth?`)).toBe(true);
+    // a 2-s access token, due for refresh after 1 s, so the protected route refreshes it
+    tp.ttl.accessToken = 2;
     const callback = await browser.authorize(authorize);
     expect(redirectOf(await agent.get(pathOf(callback))).pathname).toBe('/profile');
+    tp.ttl.accessToken = 3600;
     await expectSignedIn(agent, true);
     const before = await me(agent);
 
     // the protected route, with a refresh first
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const profile = await agent.get('/profile').set('Accept', 'application/json');
     expect(profile.status).toBe(200);
     expect(profile.body).toMatchObject({ sub: 'alice', name: 'Alice' });

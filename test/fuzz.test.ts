@@ -268,8 +268,11 @@ function expectRouteAnswer(r: FuzzRequest, response: Response): void {
   const errorBody = response.body as ErrorBody;
   switch (`${method} ${r.path}`) {
     case 'GET /login':
-    case 'HEAD /login':
       expectAuthorizeRedirect(response);
+      return;
+    case 'HEAD /login':
+      // a HEAD starts no login: it would only leave state behind
+      expect(status).toBe(204);
       return;
     case 'GET /callback':
       expect({ status, code: errorBody.code }).toEqual({ status: 400, code: expect.stringMatching(/^state_(missing|unknown)$/) });
@@ -286,7 +289,7 @@ function expectRouteAnswer(r: FuzzRequest, response: Response): void {
     case 'HEAD /profile':
     case 'POST /profile': {
       const accept = r.headers.find(([name]) => name === 'Accept')?.[1] ?? '';
-      if (method !== 'POST' && accept.includes('text/html')) expectAuthorizeRedirect(response);
+      if (method === 'GET' && accept.includes('text/html')) expectAuthorizeRedirect(response);
       else expect(status).toBe(401);
       return;
     }
@@ -337,7 +340,7 @@ describe('/login with any query and headers', () => {
 
   it('redirects only to the authorize endpoint with its own parameters, and keeps a same-origin returnTo with the pending login', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<Method>('get', 'head'), loginQuery, headers, async (method, { returnTo: asked, query: search }, sent) => {
+      fc.asyncProperty(fc.constantFrom<Method>('get'), loginQuery, headers, async (method, { returnTo: asked, query: search }, sent) => {
         await clearStore();
         const response = await send({ method, path: '/login', query: search, headers: sent });
         if (response.status === 431) return;

@@ -27,16 +27,18 @@ const me = async (agent: Agent) => (await agent.get('/me')).body as Me;
 describe('an issuer with a path', () => {
   it('logs in, refreshes and logs out, every request under the path', async () => {
     expect(tp.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tenant\/workspace$/);
-    // access tokens that count as expiring at once, so a protected route refreshes them
-    const { app } = createTestApp(rpOptions(tp, { refreshLeeway: 7200_000 }));
+    const { app } = createTestApp(rpOptions(tp));
     const agent = request.agent(app);
     const browser = new ProviderBrowser(tp.issuer);
 
     // login
     const authorize = redirectOf(await agent.get('/login'));
     expect(authorize.href.startsWith(`${tp.issuer}/auth?`)).toBe(true);
+    // a 2-s access token, due for refresh after 1 s, so a protected route refreshes it
+    tp.ttl.accessToken = 2;
     const callback = await browser.authorize(authorize);
     expect(redirectOf(await agent.get(pathOf(callback))).pathname).toBe('/');
+    tp.ttl.accessToken = 3600;
     const signedIn = await me(agent);
     expect(signedIn.user).toMatchObject({ iss: tp.issuer, sub: 'alice' });
     expect(tp.count(`${tenant}/.well-known/openid-configuration`)).toBe(1);
@@ -44,6 +46,7 @@ describe('an issuer with a path', () => {
     expect(tp.count(`${tenant}/jwks`)).toBe(1);
 
     // refresh
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
     expect(tp.count(`${tenant}/token`, 'POST')).toBe(2);
     const refreshed = await me(agent);

@@ -3,7 +3,8 @@ import request from 'supertest';
 import { ProviderBrowser } from './fixtures/browser.js';
 import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
-import { baseUrl, createTestApp, expectSignedIn, login, redirectOf, rpOptions, sessionCookie, storedSessions } from './support/rp-app.js';
+import { baseUrl, createTestApp, expectError, expectSignedIn, login, redirectOf, rpOptions, sessionCookie, storedSessions } from './support/rp-app.js';
+import type { Agent } from './support/rp-app.js';
 
 let tp: TestProvider;
 
@@ -88,5 +89,43 @@ describe('logout', () => {
         await tp.proxy.up();
       }
     });
+  });
+});
+
+describe('a logout from another site (logout CSRF)', () => {
+  async function signedInAgent(): Promise<Agent> {
+    const agent = request.agent(createTestApp(rpOptions(tp)).app);
+    await login(agent, tp);
+    return agent;
+  }
+
+  it.each<[string, 'GET' | 'POST', Record<string, string>]>([
+    ['an <img> on another site', 'GET', { 'Sec-Fetch-Site': 'cross-site' }],
+    ['a page on a sibling subdomain', 'GET', { 'Sec-Fetch-Site': 'same-site' }],
+    ['a form on another origin, in an older browser that sends only Origin', 'POST', { Origin: 'https://evil.example' }],
+    ['a sandboxed frame on another site', 'POST', { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' }],
+    ['a form on another origin', 'POST', { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }],
+    ['another port of the same host', 'POST', { Origin: 'http://127.0.0.1:3001' }],
+  ])('%s → 403 logout_forbidden, nobody signed out, no redirect to the provider', async (_what, method, headers) => {
+    const agent = await signedInAgent();
+    const response = await (method === 'GET' ? agent.get('/logout') : agent.post('/logout')).set(headers);
+    expectError(response, 'logout_forbidden', 403);
+    expect(response.headers.location).toBeUndefined();
+    await expectSignedIn(agent, true);
+    expect(tp.count('/token/revocation')).toBe(0);
+  });
+
+  it.each<[string, 'GET' | 'POST', Record<string, string>]>([
+    ['a link on the app’s own page', 'GET', { 'Sec-Fetch-Site': 'same-origin' }],
+    ['a typed-in URL or bookmark', 'GET', { 'Sec-Fetch-Site': 'none' }],
+    ['a form on the app’s own page', 'POST', { Origin: baseUrl, 'Sec-Fetch-Site': 'same-origin' }],
+    ['a form on the app’s own page with Referrer-Policy: no-referrer (helmet’s default)', 'POST', { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' }],
+    ['a form in an older browser that sends only Origin', 'POST', { Origin: baseUrl }],
+    ['curl or an old browser (neither header)', 'GET', {}],
+  ])('%s → signed out', async (_what, method, headers) => {
+    const agent = await signedInAgent();
+    const response = await (method === 'GET' ? agent.get('/logout') : agent.post('/logout')).set(headers);
+    expect(response.status).toBe(302);
+    await expectSignedIn(agent, false);
   });
 });

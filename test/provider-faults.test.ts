@@ -44,8 +44,11 @@ describe('the token endpoint misbehaves', () => {
   });
 
   it('a refresh answered 400 with an empty body (as Glewlwyd refuses a refresh token) signs the session out', async () => {
-    const agent = request.agent(createTestApp(rpOptions(tp, { refreshLeeway: 7200_000 })).app);
+    const agent = request.agent(createTestApp(rpOptions(tp)).app);
+    // a 2-s access token is due for refresh after 1 s
+    tp.ttl.accessToken = 2;
     await login(agent, tp);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     tp.proxy.setFault('/token', { kind: 'status', status: 400, body: '' });
     expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(401);
     await expectSignedIn(agent, false);

@@ -34,7 +34,7 @@ type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 
 /** How long the back-channel logout index keeps a session when neither `absoluteLifetime` nor the cookie bound it. */
 const DEFAULT_INDEX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
-/** How long a finished callback is remembered, so that the same callback sent again gets the same answer. */
+/** How long a successful callback is remembered, so that the same callback sent again gets the same answer. */
 const SETTLED_CALLBACK_MS = 10 * 1000;
 
 /** A callback being handled, or just handled, in this process: by its `state`. */
@@ -149,8 +149,11 @@ export function createCallback(config: Config, provider: Provider) {
         return returnTo;
       });
       exchanges.set(state, { code, sessionIds, done });
-      const forget = () => setTimeout(() => exchanges.delete(state), SETTLED_CALLBACK_MS).unref();
-      done.then(forget, forget);
+      // a failed one is forgotten at once (its pending login is gone anyway), a successful one a little later
+      done.then(
+        () => setTimeout(() => exchanges.delete(state), SETTLED_CALLBACK_MS).unref(),
+        () => exchanges.delete(state),
+      );
       res.redirect(await done);
     } catch (err) {
       debug('callback failed: %s', err instanceof RelyingPartyError ? err.code : 'unexpected error');

@@ -30,16 +30,18 @@ async function revokeTokens(configuration: client.Configuration, auth: AuthRecor
 
 /**
  * True when the browser says the request comes from another site: an
- * `<img src="/logout">` or a form on a foreign page. `Sec-Fetch-Site` is
- * sent by current browsers; `Origin` by browsers on POST (and by older ones
- * on some GETs). Requests with neither (curl, old browsers) are let through:
- * such a client is not a browser tricked by a page.
+ * `<img src="/logout">` or a form on a foreign page. Current browsers send
+ * `Sec-Fetch-Site`, which decides alone (a page with `Referrer-Policy:
+ * no-referrer`, helmet's default, posts its own forms with `Origin: null`).
+ * Older browsers send only `Origin` on POST: another origin is refused,
+ * `null` proves nothing. Requests with neither (curl, old browsers) are let
+ * through: such a client is not a browser tricked by a page.
  */
-function isCrossSite(req: Request, config: Config): boolean {
+function isCrossSite(req: Request, baseOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
-  return origin !== undefined && origin !== new URL(config.baseUrl).origin;
+  return origin !== undefined && origin !== 'null' && origin !== baseOrigin;
 }
 
 /**
@@ -56,7 +58,7 @@ export function createLogout(config: Config, provider: Provider) {
   return async function logoutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
     authRouteHeaders(res);
     try {
-      if (isCrossSite(req, config)) {
+      if (isCrossSite(req, baseOrigin)) {
         throw new RelyingPartyError('logout_forbidden', `A logout from another site was refused: sign out from a page of ${baseOrigin}.`);
       }
       const session = requireSession(req);
