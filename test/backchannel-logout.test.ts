@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
-import { SignJWT, generateKeyPair } from 'jose';
+import { generateKeyPair } from 'jose';
 import type { JWTPayload } from 'jose';
 import request from 'supertest';
 import { ProviderBrowser } from './fixtures/browser.js';
@@ -10,6 +9,7 @@ import { startTestProvider } from './fixtures/provider.js';
 import type { TestProvider } from './fixtures/provider.js';
 import { createTestApp, expectSignedIn, pathOf, redirectOf, rpOptions } from './support/rp-app.js';
 import type { Agent, TestApp } from './support/rp-app.js';
+import { logoutToken as signedLogoutToken } from './support/logout-token.js';
 
 // the provider delivers logout tokens to this server, which serves the same app the tests drive
 const appServer = http.createServer();
@@ -43,13 +43,7 @@ async function signIn(accountId: string): Promise<{ agent: Agent; browser: Provi
   return { agent, browser, claims };
 }
 
-/** A logout token as the provider would sign it, with `overrides` applied. */
-async function logoutToken(claims: JWTPayload, options: { key?: CryptoKey } = {}): Promise<string> {
-  const payload = { iss: tp.issuer, aud: tp.clientId, jti: randomUUID(), events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims };
-  return new SignJWT({ iat: Math.floor(Date.now() / 1000), ...payload })
-    .setProtectedHeader({ alg: 'RS256', kid: tp.signingKey.kid, typ: 'logout+jwt' })
-    .sign(options.key ?? tp.signingKey.privateKey);
-}
+const logoutToken = (claims: JWTPayload, options: { key?: CryptoKey } = {}) => signedLogoutToken(tp, claims, options.key);
 
 const post = (token: string) => request(rp.app).post('/backchannel-logout').type('form').send({ logout_token: token });
 
@@ -90,6 +84,9 @@ describe('back-channel logout', () => {
       ['a token for another client', () => logoutToken({ sub: 'frank', aud: 'another-client' })],
       ['a token from another issuer', () => logoutToken({ sub: 'frank', iss: 'https://evil.example' })],
       ['a token without the logout event', () => logoutToken({ sub: 'frank', events: {} })],
+      ['a token whose logout event is an array', () => logoutToken({ sub: 'frank', events: { 'http://schemas.openid.net/event/backchannel-logout': [] } })],
+      ['a token whose logout event is a string', () => logoutToken({ sub: 'frank', events: { 'http://schemas.openid.net/event/backchannel-logout': 'yes' } })],
+      ['a token whose events claim is an array', () => logoutToken({ sub: 'frank', events: ['http://schemas.openid.net/event/backchannel-logout'] })],
       ['a token with a nonce', () => logoutToken({ sub: 'frank', nonce: 'n' })],
       ['a token with neither sid nor sub', () => logoutToken({})],
       ['a token without jti', () => logoutToken({ sub: 'frank', jti: undefined })],
