@@ -73,6 +73,27 @@ describe('a successful login', () => {
   });
 });
 
+describe('the same callback twice at once (a double click, a reload while it loads)', () => {
+  it('makes one code exchange: the second answer is the same redirect, or a 4xx, never a second token request', async () => {
+    for (let round = 0; round < 5; round++) {
+      tp.proxy.clearRequests();
+      const agent = request.agent(rp.app);
+      const callback = await authorizeAtProvider(tp, await startLogin(agent, '/login?returnTo=/orders'));
+      // the provider answers slowly, so the second arrives while the first is exchanging the code
+      tp.proxy.setFault('/token', { kind: 'holdResponse', ms: 300 });
+      const answers = await Promise.all([agent.get(pathOf(callback)), agent.get(pathOf(callback))]);
+      tp.proxy.clearFaults();
+      expect(tp.count('/token', 'POST')).toBe(1);
+      for (const answer of answers) {
+        if (answer.status === 302) expect(redirectOf(answer).pathname).toBe('/orders');
+        else expect(answer.status).toBeGreaterThanOrEqual(400);
+      }
+      expect(answers.filter((answer) => answer.status === 302).length).toBeGreaterThanOrEqual(1);
+      await expectSignedIn(agent, true);
+    }
+  });
+});
+
 describe('a callback that does not match a pending login', () => {
   it('without state → 400 state_missing, before any token request', async () => {
     const agent = request.agent(rp.app);

@@ -15,6 +15,12 @@ afterAll(() => tp.close());
 beforeEach(() => tp.reset());
 
 type Me = { isAuthenticated: boolean; refreshToken: string; accessToken: { value: string; expiresAt: number } };
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
 const me = async (agent: Agent) => (await agent.get('/me')).body as Me;
 const html = 'text/html';
 
@@ -163,6 +169,49 @@ describe('a request that saves an older copy of the session (lost update)', () =
     expect(after.isAuthenticated).toBe(true);
     expect(after.refreshToken).not.toBe(before.refreshToken);
     expect((await agent.get('/cart/show')).body).toEqual({ cart: 'book' });
+  });
+});
+
+describe('two requests holding different stale copies of the session', () => {
+  it('share one grant for the refresh token they both present to the provider', async () => {
+    const gates = { cart: deferred(), token: deferred() };
+    const loaded = { cart: deferred(), token: deferred() };
+    const app = expiringApp({}, (app) => {
+      app.get('/slow-cart', async (req, res) => {
+        loaded.cart.resolve();
+        await gates.cart.promise;
+        req.session.cart = 'book';
+        res.json({ ok: true });
+      });
+      app.get('/slow-token', async (req, res) => {
+        loaded.token.resolve();
+        await gates.token.promise;
+        res.json({ value: (await req.auth.getAccessToken())?.value ?? null });
+      });
+    });
+    const { agent } = await signedInAndDue(app);
+    tp.ttl.accessToken = 2;
+
+    // S holds the first refresh token; P refreshes it; A then holds the second
+    const s = agent.get('/slow-cart').then((r) => r);
+    await loaded.cart.promise;
+    expect((await agent.get('/profile').set('Accept', 'application/json')).status).toBe(200);
+    const a = agent.get('/slow-token').then((r) => r);
+    await loaded.token.promise;
+    // S saves its stale copy: the store holds the first refresh token again
+    gates.cart.resolve();
+    await s;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    // A (second token, due) and B (stale copy: first token, caught up to the second) at once
+    tp.proxy.clearRequests();
+    tp.proxy.setFault('/token', { kind: 'holdResponse', ms: 300 });
+    gates.token.resolve();
+    const b = agent.get('/profile').set('Accept', 'application/json');
+    const [answerA, answerB] = await Promise.all([a, b]);
+    expect([answerA.status, answerB.status]).toEqual([200, 200]);
+    expect(tp.count('/token', 'POST')).toBe(1);
+    await expectSignedIn(agent, true);
   });
 });
 
