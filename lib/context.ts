@@ -5,6 +5,8 @@ import type { Config } from './options.js';
 import { providerError } from './provider.js';
 import type { Provider } from './provider.js';
 import { authOf } from './session.js';
+import { instanceNamed } from './instances.js';
+import type { LoginOptions } from './routes/login.js';
 import type { AuthRecord, RequestSession } from './session.js';
 import { idTokenClaims, needsRefresh } from './tokens.js';
 import type { TokenRefresher } from './tokens.js';
@@ -27,6 +29,8 @@ export interface AccessToken {
 export interface RequestAuth {
   /** True when the session holds a completed login. */
   isAuthenticated(): boolean;
+  /** The `name` of the `relyingParty()` instance the user signed in with (`'default'` unless named). */
+  readonly provider?: string | undefined;
   /** The ID token claims of the signed-in user, merged with userinfo claims when fetched. */
   readonly user?: Record<string, unknown> | undefined;
   /** The raw ID token. */
@@ -75,7 +79,7 @@ export interface Internals {
   readonly config: Config;
   readonly provider: Provider;
   readonly refresher: TokenRefresher;
-  startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void>;
+  startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, options?: LoginOptions): Promise<void>;
 }
 
 class AccessTokenView implements AccessToken {
@@ -133,18 +137,37 @@ export class AuthContext implements RequestAuth {
     this.#internals = internals;
   }
 
-  /** The `relyingParty()` instance behind `auth`, if `auth` is one of ours. */
+  /** The `relyingParty()` instance that built `auth` (the first one mounted), if `auth` is one of ours. */
   static internals(auth: unknown): Internals | undefined {
     return typeof auth === 'object' && auth !== null && #internals in auth ? auth.#internals : undefined;
   }
 
+  /** The instance the signed-in user's tokens belong to, if `auth` is one of ours. */
+  static owner(auth: unknown): Internals | undefined {
+    return auth instanceof AuthContext ? auth.#owner : undefined;
+  }
+
+  /**
+   * The instance the user signed in with: with several providers side by
+   * side, the tokens go to the one that issued them, never to this
+   * context's own.
+   */
+  get #owner(): Internals {
+    const provider = (this.#req.session as RequestSession | undefined)?.relyingParty?.auth?.provider;
+    if (provider === undefined || provider === this.#internals.config.name) return this.#internals;
+    return instanceNamed(this.#req, provider) ?? this.#internals;
+  }
+
   get #record(): AuthRecord | undefined {
     const session = this.#req.session as RequestSession | undefined;
-    return session && authOf(session, this.#internals.config);
+    return session && authOf(session, this.#owner.config);
   }
 
   isAuthenticated(): boolean {
     return this.#record !== undefined;
+  }
+  get provider(): string | undefined {
+    return this.#record?.provider;
   }
   get user(): Record<string, unknown> | undefined {
     const record = this.#record;
@@ -169,15 +192,16 @@ export class AuthContext implements RequestAuth {
 
   async getAccessToken(): Promise<AccessToken | undefined> {
     const record = this.#record;
-    if (record && this.#internals.config.autoRefresh && needsRefresh(record, this.#internals.config)) {
-      await this.#internals.refresher.refresh(this.#req);
+    const owner = this.#owner;
+    if (record && owner.config.autoRefresh && needsRefresh(record, owner.config)) {
+      await owner.refresher.refresh(this.#req);
     }
     return this.accessToken;
   }
 
   async refresh(): Promise<boolean> {
     if (!this.#record) throw notSignedIn('refresh');
-    return (await this.#internals.refresher.refresh(this.#req)) === 'refreshed';
+    return (await this.#owner.refresher.refresh(this.#req)) === 'refreshed';
   }
 
   async fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response> {
@@ -203,13 +227,14 @@ export class AuthContext implements RequestAuth {
     const token = await this.getAccessToken();
     const record = this.#record;
     if (!token || !record) throw notSignedIn('fetchUserInfo');
-    const userinfo = await requestUserInfo(this.#internals.provider, record, token.value).catch(async (err: unknown) => {
+    const provider = this.#owner.provider;
+    const userinfo = await requestUserInfo(provider, record, token.value).catch(async (err: unknown) => {
       // a 401 may mean the token was revoked or rotated early: one refresh, one retry
       if (!(err instanceof RelyingPartyError) || err.code !== 'access_token_rejected' || !record.refreshToken) throw err;
       if (!(await this.refresh())) throw err;
       const again = this.#record;
       if (!again) throw err;
-      return requestUserInfo(this.#internals.provider, again, again.accessToken);
+      return requestUserInfo(provider, again, again.accessToken);
     });
     const current = this.#record;
     if (current) current.userinfo = userinfo;
@@ -218,7 +243,7 @@ export class AuthContext implements RequestAuth {
 
   /** Keeps tokens out of `JSON.stringify(req.auth)` and logs. */
   toJSON() {
-    return { isAuthenticated: this.isAuthenticated(), user: this.user };
+    return { isAuthenticated: this.isAuthenticated(), provider: this.provider, user: this.user };
   }
 }
 

@@ -20,6 +20,8 @@
  * | `unauthenticated` | 401 | `req.auth.fetch()` / `fetchUserInfo()` / `refresh()` without a signed-in session |
  * | `refresh_token_missing` | 401 | `req.auth.refresh()` but the provider issued no refresh token |
  * | `access_token_rejected` | 401 | the provider rejected the access token (userinfo) even after a refresh |
+ * | `login_refused` | 403 | the app's `onLogin` hook refused the login (throw it from the hook): nothing was signed in |
+ * | `login_hook_failed` | 500 | the app's `onLogin` hook failed with another error (kept as `cause`): nothing was signed in |
  * | `logout_forbidden` | 403 | a logout request the browser marks as coming from another site (`Sec-Fetch-Site`, `Origin`): nobody was signed out |
  * | `logout_token_invalid` | 400 | a back-channel logout token failed validation (answered to the provider, not via `next`) |
  * | `provider_error` | 502 | the provider answered with a 5xx, garbage, or a response that is not OAuth-conformant |
@@ -46,6 +48,8 @@ export const ErrorCodes = Object.freeze({
   unauthenticated: 'unauthenticated',
   refresh_token_missing: 'refresh_token_missing',
   access_token_rejected: 'access_token_rejected',
+  login_refused: 'login_refused',
+  login_hook_failed: 'login_hook_failed',
   logout_forbidden: 'logout_forbidden',
   logout_token_invalid: 'logout_token_invalid',
   provider_error: 'provider_error',
@@ -76,6 +80,8 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   unauthenticated: 401,
   refresh_token_missing: 401,
   access_token_rejected: 401,
+  login_refused: 403,
+  login_hook_failed: 500,
   logout_forbidden: 403,
   logout_token_invalid: 400,
   provider_error: 502,

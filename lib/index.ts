@@ -2,6 +2,7 @@ export { relyingParty } from './middleware.js';
 export { requiresAuth } from './requires-auth.js';
 export { RelyingPartyError, ErrorCodes } from './errors.js';
 export type { ErrorCode, RelyingPartyErrorOptions } from './errors.js';
-export type { RelyingPartyOptions, RoutesOptions, ClientAuthMethod, IdTokenSigningAlg } from './options.js';
+export type { RequiresAuthOptions } from './requires-auth.js';
+export type { LoginDetails, RelyingPartyOptions, RoutesOptions, ClientAuthMethod, IdTokenSigningAlg } from './options.js';
 export type { RequestAuth, AccessToken } from './context.js';
 export type { AuthRecord, PendingLogin, RelyingPartySessionData } from './session.js';

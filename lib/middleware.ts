@@ -12,6 +12,9 @@ import { createLogout } from './routes/logout.js';
 import { clearAuth, requireSession, restoreAppCookie } from './session.js';
 import type { RequestSession } from './session.js';
 import { guardSave } from './sign-out.js';
+import { instanceNamed, register } from './instances.js';
+import { isBrowserNavigation } from './http.js';
+import { safeReturnTo } from './return-to.js';
 import { TokenRefresher } from './tokens.js';
 
 type Route = { readonly methods: readonly string[]; readonly handler: (req: Request, res: Response, next: NextFunction) => unknown };
@@ -50,7 +53,8 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
   const routes = new Map<string, Route>();
   if (config.routes.login) routes.set(config.routes.login, { methods: ['GET', 'HEAD'], handler: loginHandler });
   routes.set(config.routes.callback, { methods: ['GET'], handler: createCallback(config, provider) });
-  if (config.routes.logout) routes.set(config.routes.logout, { methods: ['GET', 'POST'], handler: createLogout(config, provider) });
+  const logoutHandler = createLogout(config, provider);
+  if (config.routes.logout) routes.set(config.routes.logout, { methods: ['GET', 'POST'], handler: logoutHandler });
   if (config.routes.backchannelLogout) {
     routes.set(config.routes.backchannelLogout, { methods: ['POST'], handler: createBackchannelLogout(config, provider) });
   }
@@ -59,31 +63,53 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
     let session: RequestSession;
     try {
       session = requireSession(req);
+      register(req, internals);
     } catch (err) {
       return next(err);
     }
-    const other = AuthContext.internals(req.auth as unknown);
-    if (other !== undefined && other !== internals) {
-      // both would keep their state under the same session key and could mix up their tokens
-      return next(
-        new RelyingPartyError(
-          'invalid_options',
-          'Two relyingParty() instances handled the same request: they would share one session slot and mix up their tokens. Mount one relyingParty() per app, or keep their paths apart.',
-        ),
-      );
-    }
     const data = session.relyingParty;
-    if (data !== undefined) {
-      if (data.auth !== undefined) {
-        guardSave(session, req.sessionStore);
-        // a sign-in past absoluteLifetime is over: its tokens leave the session
-        if (config.absoluteLifetime !== false && Date.now() - data.auth.signedInAt >= config.absoluteLifetime) clearAuth(session);
+    // with several providers side by side, the first instance prepares the session and builds req.auth
+    if (AuthContext.internals(req.auth as unknown) === undefined) {
+      if (data !== undefined) {
+        const auth = data.auth;
+        if (auth !== undefined) {
+          guardSave(session, req.sessionStore);
+          // a sign-in past absoluteLifetime is over: its tokens leave the session
+          const lifetime = (instanceNamed(req, auth.provider) ?? internals).config.absoluteLifetime;
+          if (lifetime !== false && Date.now() - auth.signedInAt >= lifetime) clearAuth(session);
+        }
+        if (data.appCookieMaxAge !== undefined) restoreAppCookie(session);
       }
-      if (data.appCookieMaxAge !== undefined) restoreAppCookie(session);
+      req.auth = new AuthContext(req, internals);
     }
-    req.auth = new AuthContext(req, internals);
     const route = routes.get(req.path);
-    if (route === undefined || !route.methods.includes(req.method)) return next();
-    void route.handler(req, res, next);
+    if (route !== undefined && route.methods.includes(req.method)) {
+      // a shared logout path is answered by the instance the user signed in with
+      const owner = route.handler === logoutHandler ? data?.auth?.provider : undefined;
+      if (owner === undefined || owner === config.name || instanceNamed(req, owner) === undefined) {
+        void route.handler(req, res, next);
+        return;
+      }
+    }
+    if (config.silentLogin && wantsSilentLogin(req, session)) {
+      (session.relyingParty ??= {}).silentLoginTried = true;
+      void startLogin(req, res, next, safeReturnTo(req.originalUrl), { silent: true });
+      return;
+    }
+    next();
   };
+}
+
+/**
+ * A first page load of a signed-out session in a browser: a GET that
+ * accepts HTML and, where the browser says so, is a top-level navigation
+ * (not an iframe, image or fetch).
+ */
+function wantsSilentLogin(req: Request, session: RequestSession): boolean {
+  if (req.method !== 'GET' || !isBrowserNavigation(req)) return false;
+  const data = session.relyingParty;
+  if (data?.auth !== undefined || data?.silentLoginTried) return false;
+  const mode = req.headers['sec-fetch-mode'];
+  const dest = req.headers['sec-fetch-dest'];
+  return (mode === undefined || mode === 'navigate') && (dest === undefined || dest === 'document');
 }

@@ -1,3 +1,5 @@
+import type { Request } from 'express';
+import type { TokenEndpointResponse } from 'openid-client';
 import { RelyingPartyError } from './errors.js';
 
 /** JWS algorithms accepted for ID tokens: asymmetric ones, verified with the provider's published keys. */
@@ -117,6 +119,44 @@ export interface RelyingPartyOptions {
    * browser, does not survive. Default is `[]`.
    */
   keepSessionData?: readonly string[] | undefined;
+  /**
+   * This instance's name, when several providers are mounted side by side
+   * ("Sign in with A or B"): each instance keeps its pending logins under
+   * its name, answers its own routes (give each its own `routes`), and
+   * `req.auth.provider` is the name of the one the user signed in with.
+   * Letters, digits, `-` and `_`. Default is `'default'`.
+   */
+  name?: string | undefined;
+  /**
+   * On the first browser page load of a signed-out session, try a login
+   * with `prompt=none` once: a user already signed in at the provider comes
+   * back signed in, anyone else quietly comes back signed out to the same
+   * page. Never for API requests, never twice in one session. Default is
+   * `false`.
+   */
+  silentLogin?: boolean | undefined;
+  /**
+   * Called at the callback after the ID token is validated, before the
+   * session is signed in, with the new session already in place
+   * (`req.session` keeps what the hook stores there): provision the user,
+   * map groups to roles, or refuse the login by throwing
+   * `new RelyingPartyError('login_refused', message)` (403, nothing signed
+   * in). Any other error ends the login too (500 `login_hook_failed`, the
+   * original as `cause`).
+   */
+  onLogin?: ((req: Request, login: LoginDetails) => void | Promise<void>) | undefined;
+}
+
+/** What {@link RelyingPartyOptions.onLogin} is told about a login. */
+export interface LoginDetails {
+  /** The validated ID token's claims (`undefined` without the `openid` scope). */
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /** The token endpoint's answer: `access_token`, `token_type`, `expires_in`, `refresh_token`, `id_token`, `scope`, … */
+  readonly tokens: Readonly<TokenEndpointResponse>;
+  /** The userinfo claims, when `fetchUserInfo` is on. */
+  readonly userinfo?: Readonly<Record<string, unknown>> | undefined;
+  /** The `name` of the instance the user signs in with. */
+  readonly provider: string;
 }
 
 /** The validated, frozen form of {@link RelyingPartyOptions}. */
@@ -150,6 +190,9 @@ export interface Config {
   /** Milliseconds; `false`: no limit. */
   readonly absoluteLifetime: number | false;
   readonly keepSessionData: readonly string[];
+  readonly name: string;
+  readonly silentLogin: boolean;
+  readonly onLogin: ((req: Request, login: LoginDetails) => void | Promise<void>) | undefined;
 }
 
 const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
@@ -173,6 +216,9 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
   'revokeOnLogout',
   'absoluteLifetime',
   'keepSessionData',
+  'name',
+  'silentLogin',
+  'onLogin',
 ];
 const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout'] as const;
 const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -272,6 +318,20 @@ function parseKeepSessionData(value: unknown): readonly string[] {
   const reserved = keys.find((key) => key === 'cookie' || key === 'relyingParty');
   if (reserved !== undefined) throw invalid(`\`keepSessionData\` cannot name \`${reserved}\`: it belongs to express-session or this library.`);
   return Object.freeze([...keys]);
+}
+
+function parseName(value: unknown): string {
+  if (value === undefined) return 'default';
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+    throw invalid(`\`name\` must be 1 to 64 letters, digits, "-" or "_", such as 'bank' (got ${describe(value)}).`);
+  }
+  return value;
+}
+
+function parseOnLogin(value: unknown): Config['onLogin'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalid(`\`onLogin\` must be a function (req, { claims, tokens, userinfo, provider }) => … (got ${describe(value)}).`);
+  return value as Config['onLogin'];
 }
 
 function describe(value: unknown): string {
@@ -391,6 +451,12 @@ export function parseOptions(options: unknown): Config {
   const base = httpUrl(options.baseUrl, 'baseUrl');
   const baseUrl = base.href.replace(/\/+$/, '');
   const routes = parseRoutes(options.routes);
+  if (base.pathname !== '/' && base.pathname.replace(/\/+$/, '').endsWith(routes.callback)) {
+    throw invalid(
+      `\`baseUrl\` is the app's public origin (and path prefix), not the redirect URI: it ends in the callback path "${routes.callback}" (got "${baseUrl}"). ` +
+        `Use "${baseUrl.slice(0, baseUrl.length - routes.callback.length) || base.origin}"; the redirect URI is baseUrl + routes.callback.`,
+    );
+  }
   const scope = optionalString(options.scope, 'scope', 'openid profile email').trim().split(/\s+/).join(' ');
 
   const postLogout = optionalString(options.postLogoutRedirect, 'postLogoutRedirect', '/');
@@ -426,5 +492,8 @@ export function parseOptions(options: unknown): Config {
     backchannelLogoutUri: routes.backchannelLogout === false ? undefined : baseUrl + routes.backchannelLogout,
     absoluteLifetime: lifetime(options.absoluteLifetime, 'absoluteLifetime', 7 * 24 * 60 * 60 * 1000),
     keepSessionData: parseKeepSessionData(options.keepSessionData),
+    name: parseName(options.name),
+    silentLogin: optionalBoolean(options.silentLogin, 'silentLogin') ?? false,
+    onLogin: parseOnLogin(options.onLogin),
   });
 }

@@ -8,34 +8,61 @@ import { authOf } from './session.js';
 import type { RequestSession } from './session.js';
 import { needsRefresh } from './tokens.js';
 
+/** Options of {@link requiresAuth}. */
+export interface RequiresAuthOptions {
+  /**
+   * Where a signed-out browser is sent instead of straight into a login: a
+   * page of the app (such as a "Sign in with A or B" chooser), given as a
+   * same-origin path; `?returnTo=<the page>` is added. Default: the login of
+   * the first `relyingParty()` mounted.
+   */
+  loginUrl?: string | undefined;
+}
+
+function parseLoginUrl(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || safeReturnTo(value, '') !== value) {
+    throw new RelyingPartyError('invalid_options', `requiresAuth(): \`loginUrl\` must be a same-origin path such as '/sign-in' (got ${typeof value === 'string' ? `"${value}"` : typeof value}).`);
+  }
+  return value;
+}
+
 /**
  * Guards a route. Signed in: `next()`, after refreshing an access token that
  * is expired or about to expire (`autoRefresh`). Signed out — or signed out
- * because the provider refused the refresh — a browser page load (GET/HEAD
- * accepting `text/html`) is sent into the login flow and comes back to the
- * same URL; anything else gets `401 {"error":"unauthenticated"}`. Needs
- * `relyingParty()` mounted before it. No I/O unless a refresh is due.
+ * because the provider refused the refresh — a browser page load (GET
+ * accepting `text/html`) is sent into the login flow (or to `loginUrl`) and
+ * comes back to the same URL; anything else gets `401
+ * {"error":"unauthenticated"}`. Needs `relyingParty()` mounted before it. No
+ * I/O unless a refresh is due.
  */
-export function requiresAuth(): RequestHandler {
+export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler {
   // eslint-disable-next-line prefer-rest-params
   if (calledAsMiddleware(arguments)) {
     throw new RelyingPartyError('invalid_options', 'requiresAuth must be called: app.get(path, requiresAuth(), handler), not requiresAuth.');
   }
+  const loginUrl = parseLoginUrl(options.loginUrl);
   return function requiresAuthHandler(req: Request, res: Response, next: NextFunction): void {
-    const internals = AuthContext.internals(req.auth);
-    if (!internals) {
+    const first = AuthContext.internals(req.auth);
+    const owner = AuthContext.owner(req.auth);
+    if (!first || !owner) {
       return next(new RelyingPartyError('not_mounted', 'requiresAuth() needs relyingParty() mounted before it: app.use(relyingParty({ ... })).'));
     }
-    const record = authOf(req.session as RequestSession, internals.config);
-    if (record && !(internals.config.autoRefresh && needsRefresh(record, internals.config))) return next();
+    const record = authOf(req.session as RequestSession, owner.config);
+    if (record && !(owner.config.autoRefresh && needsRefresh(record, owner.config))) return next();
 
     const guard = async () => {
       if (record) {
-        await internals.refresher.refresh(req);
-        if (req.auth?.isAuthenticated()) return next();
+        await owner.refresher.refresh(req);
+        if (req.auth.isAuthenticated()) return next();
       }
       // a HEAD request never starts a login: it would store state no browser comes back for
-      if (isBrowserNavigation(req) && req.method !== 'HEAD') return internals.startLogin(req, res, next, safeReturnTo(req.originalUrl));
+      if (isBrowserNavigation(req) && req.method !== 'HEAD') {
+        const returnTo = safeReturnTo(req.originalUrl);
+        if (loginUrl === undefined) return first.startLogin(req, res, next, returnTo);
+        const separator = loginUrl.includes('?') ? '&' : '?';
+        return res.redirect(`${loginUrl}${separator}${new URLSearchParams({ returnTo }).toString()}`);
+      }
       res.status(401).json({ error: 'unauthenticated' });
     };
     guard().catch(next);

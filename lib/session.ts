@@ -5,6 +5,10 @@ import type { Config } from './options.js';
 
 /** A login started by `/login` and not yet finished at the callback; kept under its `state`. */
 export interface PendingLogin {
+  /** The `name` of the instance that started it; only that instance's callback completes it. */
+  provider: string;
+  /** A `prompt=none` login started by `silentLogin`: "not signed in at the provider" ends it quietly. */
+  silent?: true;
   /** The `nonce` sent to the provider; absent when `scope` has no `openid`. */
   nonce?: string;
   /** The PKCE `code_verifier` whose S256 challenge went to the provider. */
@@ -21,6 +25,8 @@ export interface PendingLogin {
  * (validated) ID token when asked.
  */
 export interface AuthRecord {
+  /** The `name` of the instance the user signed in with (`req.auth.provider`). */
+  provider: string;
   /** The issuer (as configured) that issued these tokens; they are never sent anywhere else. */
   issuer: string;
   /** The client the tokens were issued to. */
@@ -51,6 +57,8 @@ export interface RelyingPartySessionData {
    * once the app keeps data of its own in the session.
    */
   appCookieMaxAge?: number | null;
+  /** `silentLogin` was tried in this session: it is not tried again. */
+  silentLoginTried?: true;
 }
 
 declare module 'express-session' {
@@ -90,7 +98,7 @@ export function requireSession(req: Request): RequestSession {
  */
 export function authOf(session: RequestSession, config: Config): AuthRecord | undefined {
   const auth = session.relyingParty?.auth;
-  if (auth === undefined || auth.issuer !== config.issuer.href || auth.clientId !== config.clientId) return undefined;
+  if (auth === undefined || auth.provider !== config.name || auth.issuer !== config.issuer.href || auth.clientId !== config.clientId) return undefined;
   if (config.absoluteLifetime !== false && Date.now() - auth.signedInAt >= config.absoluteLifetime) return undefined;
   return auth;
 }
@@ -142,15 +150,22 @@ export function restoreAppCookie(session: RequestSession): void {
  * Removes and returns the pending login for `state`. It is removed before
  * anything is checked, so a callback can be attempted once only.
  */
-export function takePendingLogin(session: RequestSession, state: string): PendingLogin | undefined {
+export function takePendingLogin(session: RequestSession, state: string, provider: string): PendingLogin | undefined {
   const data = session.relyingParty;
   const logins = data?.logins;
-  if (!data || !logins || !Object.hasOwn(logins, state)) return undefined;
+  // another instance's login is not this callback's to take (mix-up defence)
+  if (!data || !logins || !Object.hasOwn(logins, state) || logins[state]?.provider !== provider) return undefined;
   const { [state]: login, ...others } = logins;
   if (Object.keys(others).length === 0) delete data.logins;
   else data.logins = others;
-  if (data.auth === undefined && data.logins === undefined && data.appCookieMaxAge === undefined) delete session.relyingParty;
+  dropIfEmpty(session);
   return login;
+}
+
+/** Removes the library's key from a session that no longer holds anything of it. */
+function dropIfEmpty(session: RequestSession): void {
+  const data = session.relyingParty;
+  if (data && Object.values(data).every((value) => value === undefined)) delete session.relyingParty;
 }
 
 /** Removes the auth record (sign-out), leaving pending logins and the app's data alone. */
@@ -158,7 +173,7 @@ export function clearAuth(session: RequestSession): void {
   const data = session.relyingParty;
   if (!data) return;
   delete data.auth;
-  if (data.logins === undefined && data.appCookieMaxAge === undefined) delete session.relyingParty;
+  dropIfEmpty(session);
 }
 
 function storeError(err: unknown, action: string): RelyingPartyError {
@@ -188,13 +203,16 @@ export async function regenerateSession(req: Request, keep: readonly string[], k
 
 /**
  * Ends the session at logout: the old id is gone from the store. When the
- * app's `keep` keys hold something, a new session carries them; otherwise
+ * app's `keep` keys hold something, or the library must `carry` a note
+ * (silent login already tried), a new session carries them; otherwise
  * there is no session until the app or a login needs one.
  */
-export async function endSession(req: Request, keep: readonly string[]): Promise<void> {
+export async function endSession(req: Request, keep: readonly string[], carry: RelyingPartySessionData = {}): Promise<void> {
   const old = requireSession(req);
-  if (keep.some((key) => Object.hasOwn(old, key))) {
-    await saveSession(await regenerateSession(req, keep, false));
+  if (keep.some((key) => Object.hasOwn(old, key)) || Object.keys(carry).length > 0) {
+    const fresh = await regenerateSession(req, keep, false);
+    if (Object.keys(carry).length > 0) fresh.relyingParty = { ...carry };
+    await saveSession(fresh);
     return;
   }
   await new Promise<void>((resolve, reject) => {

@@ -29,6 +29,7 @@ type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 export function toAuthRecord(tokens: TokenResponse, config: Config, previous?: AuthRecord): AuthRecord {
   const now = Date.now();
   const record: AuthRecord = {
+    provider: config.name,
     issuer: config.issuer.href,
     clientId: config.clientId,
     signedInAt: previous?.signedInAt ?? now,

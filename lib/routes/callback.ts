@@ -3,12 +3,12 @@ import * as client from 'openid-client';
 import createDebug from 'debug';
 import { RelyingPartyError } from '../errors.js';
 import { authRouteHeaders, searchOf } from '../http.js';
-import type { Config } from '../options.js';
+import type { Config, LoginDetails } from '../options.js';
 import { providerError } from '../provider.js';
 import type { Provider } from '../provider.js';
 import { requestUserInfo } from '../context.js';
 import { rememberSession } from '../logout-index.js';
-import type { PendingLogin } from '../session.js';
+import type { PendingLogin, RequestSession } from '../session.js';
 import { clearAuth, regenerateSession, requireSession, saveSession, takePendingLogin } from '../session.js';
 import { signedOutAt } from '../sign-out.js';
 import { toAuthRecord } from '../tokens.js';
@@ -51,6 +51,30 @@ const stateUnknown = (why: string) =>
     'state_unknown',
     `No login is pending in this session for this \`state\`: ${why}.`,
   );
+
+/** The provider's answers to `prompt=none` that mean "the user would have to interact": not an error for a silent login. */
+const INTERACTION_NEEDED = new Set(['login_required', 'consent_required', 'interaction_required', 'account_selection_required']);
+
+function isNotSignedInAtProvider(err: unknown): boolean {
+  return err instanceof RelyingPartyError && err.code === 'authorization_error' && INTERACTION_NEEDED.has(err.providerError ?? '');
+}
+
+/**
+ * Runs the app's `onLogin` hook with the new session in place. If it
+ * throws, the new session is destroyed (nothing it stored survives, nobody
+ * is signed in) and the login fails: `login_refused` as thrown, anything
+ * else as `login_hook_failed`.
+ */
+async function runLoginHook(req: Request, config: Config, details: LoginDetails): Promise<void> {
+  try {
+    await config.onLogin?.(req, details);
+  } catch (err) {
+    const session = req.session as RequestSession | undefined;
+    await new Promise<void>((resolve) => (session ? session.destroy(() => resolve()) : resolve()));
+    if (err instanceof RelyingPartyError && err.code === 'login_refused') throw err;
+    throw new RelyingPartyError('login_hook_failed', 'The app\'s onLogin hook failed: nobody was signed in.', { cause: err });
+  }
+}
 
 /**
  * The redirect_uri endpoint: checks the callback against the pending login,
@@ -95,6 +119,7 @@ export function createCallback(config: Config, provider: Provider) {
 
     // a new session id at sign-in defeats session fixation; only keepSessionData survives
     const signedIn = await regenerateSession(req, config.keepSessionData, true);
+    if (config.onLogin) await runLoginHook(req, config, { claims, tokens: { ...tokens }, userinfo: record.userinfo, provider: config.name });
     (signedIn.relyingParty ??= {}).auth = record;
     try {
       await saveSession(signedIn);
@@ -115,6 +140,7 @@ export function createCallback(config: Config, provider: Provider) {
 
   return async function callbackHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
     authRouteHeaders(res);
+    let login: PendingLogin | undefined;
     try {
       const session = requireSession(req);
       const search = searchOf(req);
@@ -137,7 +163,7 @@ export function createCallback(config: Config, provider: Provider) {
       }
 
       // taken out before any check: whatever happens next, this state can't be used again
-      const login = takePendingLogin(session, state);
+      login = takePendingLogin(session, state, config.name);
       if (!login) {
         throw stateUnknown(
           `the callback was already used, belongs to another browser, came after the login's ${config.loginTimeout / 1000} s had run out, or the session cookie did not come back (check its SameSite and Secure settings)`,
@@ -156,6 +182,11 @@ export function createCallback(config: Config, provider: Provider) {
       );
       res.redirect(await done);
     } catch (err) {
+      if (login?.silent && isNotSignedInAtProvider(err)) {
+        // silentLogin: the user is not signed in at the provider, which is no error; back to the page
+        debug('silent login: not signed in at the provider');
+        return res.redirect(login.returnTo);
+      }
       debug('callback failed: %s', err instanceof RelyingPartyError ? err.code : 'unexpected error');
       next(err);
     }

@@ -6,12 +6,33 @@ import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
 import { safeReturnTo } from '../return-to.js';
 import { addPendingLogin, requireSession, saveSession } from '../session.js';
-import type { PendingLogin } from '../session.js';
+import type { PendingLogin, RequestSession } from '../session.js';
+import { RelyingPartyError } from '../errors.js';
 
 const debug = createDebug('express-relying-party:login');
 
+/** How a login is started beyond the configured parameters. */
+export interface LoginOptions {
+  /** `silentLogin`: `prompt=none`, and "not signed in at the provider" ends it quietly back on `returnTo`. */
+  silent?: boolean;
+}
+
 /** Starts a login: records a pending login and redirects to the authorize endpoint. */
-export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string) => Promise<void>;
+export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string, options?: LoginOptions) => Promise<void>;
+
+/**
+ * express-session sets no cookie with `cookie.secure` on a request it does
+ * not see as https: the login would start, and only its callback would say
+ * `state_unknown`. Caught here, at the start, with the fix.
+ */
+function checkCookieCanBeSet(req: Request, session: RequestSession): void {
+  if (session.cookie.secure !== true || req.secure) return;
+  throw new RelyingPartyError(
+    'invalid_options',
+    "express-session's cookie.secure is true, but this request reached the app over plain http (req.secure is false): the session cookie would not be set and the login could never finish. " +
+      "Behind a TLS-terminating proxy, tell Express to trust it: app.set('trust proxy', 1). In local development over http, use cookie: { secure: 'auto' } or false.",
+  );
+}
 
 /**
  * The login route and the login start it shares with `requiresAuth()`.
@@ -19,10 +40,11 @@ export type StartLogin = (req: Request, res: Response, next: NextFunction, retur
  * except `returnTo`, which stays in the session.
  */
 export function createLogin(config: Config, provider: Provider): { startLogin: StartLogin; loginHandler: RequestHandler } {
-  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void> {
+  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, options: LoginOptions = {}): Promise<void> {
     authRouteHeaders(res);
     try {
       const session = requireSession(req);
+      checkCookieCanBeSet(req, session);
       const configuration = await provider.get();
 
       // PKCE always (S256), even for confidential clients: it binds the code to this browser's session
@@ -37,7 +59,9 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
       };
-      const login: PendingLogin = { codeVerifier, returnTo, createdAt: Date.now() };
+      if (options.silent) parameters.prompt = 'none';
+      const login: PendingLogin = { provider: config.name, codeVerifier, returnTo, createdAt: Date.now() };
+      if (options.silent) login.silent = true;
       if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
       const authorizationUrl = client.buildAuthorizationUrl(configuration, parameters);
 

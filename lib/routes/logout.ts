@@ -68,7 +68,8 @@ export function createLogout(config: Config, provider: Provider) {
       // a signed-out visitor's session is left alone: saving it would store an empty session
       if (signedIn) {
         await markSignedOut(req.sessionStore, req.sessionID);
-        await endSession(req, config.keepSessionData);
+        // after a sign-out, silentLogin must not sign the user straight back in
+        await endSession(req, config.keepSessionData, config.silentLogin ? { silentLoginTried: true } : {});
       }
 
       let target = config.postLogoutRedirect;
