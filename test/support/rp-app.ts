@@ -134,15 +134,15 @@ export async function startLogin(agent: Agent, path = '/login'): Promise<URL> {
 }
 
 /** A browser at the provider: runs the scripted login and returns the callback URL the provider sends back. */
-export async function authorizeAtProvider(tp: TestProvider, authorizeUrl: URL, browser = new ProviderBrowser(tp.issuer)): Promise<URL> {
+export async function authorizeAtProvider(tp: TestProvider, authorizeUrl: URL, browser = new ProviderBrowser(tp.issuer), callbackPath = '/callback'): Promise<URL> {
   const callback = await browser.authorize(authorizeUrl);
-  expect(callback.origin + callback.pathname).toBe(`${baseUrl}/callback`);
+  expect(callback.origin + callback.pathname).toBe(`${baseUrl}${callbackPath}`);
   return callback;
 }
 
 /** A whole login: /login → provider → /callback. Returns the app's answer to the callback. */
-export async function login(agent: Agent, tp: TestProvider, path = '/login'): Promise<Response> {
-  const callback = await authorizeAtProvider(tp, await startLogin(agent, path));
+export async function login(agent: Agent, tp: TestProvider, path = '/login', browser = new ProviderBrowser(tp.issuer)): Promise<Response> {
+  const callback = await authorizeAtProvider(tp, await startLogin(agent, path), browser);
   return agent.get(pathOf(callback));
 }
 
