@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { TokenEndpointResponse } from 'openid-client';
+import { didYouMean } from './did-you-mean.js';
 import { RelyingPartyError } from './errors.js';
 
 /** JWS algorithms accepted for ID tokens: asymmetric ones, verified with the provider's published keys. */
@@ -238,28 +239,10 @@ function invalid(message: string): RelyingPartyError {
   return new RelyingPartyError('invalid_options', `relyingParty(): ${message}`);
 }
 
-/** Levenshtein distance, for "did you mean" hints on unknown option names. */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 function rejectUnknownKeys(object: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue;
-    const suggestion = known.find(
-      (name) => name.toLowerCase() === key.toLowerCase() || distance(name.toLowerCase(), key.toLowerCase()) <= 2,
-    );
-    const hint = suggestion ? ` Did you mean \`${suggestion}\`?` : ` Known options: ${known.join(', ')}.`;
-    throw invalid(`unknown option \`${where}${key}\`.${hint}`);
+    throw invalid(`unknown option \`${where}${key}\`. ${didYouMean(key, known)}`);
   }
 }
 

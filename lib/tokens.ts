@@ -40,7 +40,8 @@ export function toAuthRecord(tokens: TokenResponse, config: Config, previous?: A
   if (expiresIn !== undefined) {
     record.expiresAt = Math.floor(now / 1000) + expiresIn;
     // never more than half the token's lifetime: a short-lived token is not refreshed on every request
-    record.refreshAt = record.expiresAt - Math.min(config.refreshLeeway / 1000, expiresIn / 2);
+    // (counted from now exactly: expiresAt's rounding down would take up to a second off it)
+    record.refreshAt = now / 1000 + expiresIn - Math.min(config.refreshLeeway / 1000, expiresIn / 2);
   }
   const scope = tokens.scope ?? previous?.scope;
   if (scope !== undefined) record.scope = scope;
