@@ -28,6 +28,7 @@
  * | `provider_response_too_large` | 502 | the provider's answer was larger than the response size cap |
  * | `provider_misconfigured` | 502 | the provider and the configuration disagree: discovery names another issuer than `issuer`, or there is no discovery document at `<issuer>/.well-known/openid-configuration` |
  * | `userinfo_sub_mismatch` | 502 | the userinfo endpoint answered about another user than the ID token's `sub` |
+ * | `authorization_request_rejected` | 500 | the provider refused the pushed authorization request (`invalid_request`, `invalid_request_object`, …): the client's registration and the options disagree |
  */
 export const ErrorCodes = Object.freeze({
   invalid_options: 'invalid_options',
@@ -54,6 +55,7 @@ export const ErrorCodes = Object.freeze({
   provider_response_too_large: 'provider_response_too_large',
   provider_misconfigured: 'provider_misconfigured',
   userinfo_sub_mismatch: 'userinfo_sub_mismatch',
+  authorization_request_rejected: 'authorization_request_rejected',
 } as const);
 
 /** One of the documented {@link ErrorCodes}. */
@@ -84,6 +86,7 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   provider_response_too_large: 502,
   provider_misconfigured: 502,
   userinfo_sub_mismatch: 502,
+  authorization_request_rejected: 500,
 };
 
 /** Options of the {@link RelyingPartyError} constructor. */
