@@ -35,10 +35,9 @@ function invalid(message: string): RelyingPartyError {
   return new RelyingPartyError('invalid_options', `relyingParty(): ${message}`);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+/** A JWK: an object with a `kty` (from JSON.parse, jose, or Node's `KeyObject.export()`, whatever its realm). */
+function isJwk(value: unknown): value is Record<string, unknown> & { kty: string } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { kty?: unknown }).kty === 'string';
 }
 
 /** How an option names its key and algorithm, for messages. */
@@ -156,7 +155,7 @@ function toKeyObject(value: unknown, name: string): { key: KeyObject; kid?: stri
     }
     return { key: KeyObject.from(value) };
   }
-  if (isPlainObject(value) && typeof value.kty === 'string') {
+  if (isJwk(value)) {
     if (value.kty === 'oct') throw invalid(`\`${name}\` is a symmetric (oct) JWK; it must be the private key of a key pair (RSA, EC or Ed25519).`);
     if (value.d === undefined) throw invalid(`\`${name}\` is a public JWK (it has no \`d\`); it must be the private key.`);
     let key: KeyObject;
