@@ -69,7 +69,9 @@ function refusal(err: unknown): Error {
   if (err instanceof oauth.OperationProcessingError && err.cause instanceof Response) {
     return new VerifierProviderUnavailable(`the provider answered ${err.cause.status} for its keys`, { cause: err });
   }
-  if (/DPoP/.test(message)) return new DpopRefused('invalid_dpop_proof', message.replace(/"request" /, 'the request '));
+  // the proof is missing or wrong, or made with another key than the token is bound to
+  if (/DPoP|confirmation mismatch/.test(message)) return new DpopRefused('invalid_dpop_proof', message.replace(/"request" /, 'the request '));
+  if (/"cnf"/.test(message)) return new DpopRefused('invalid_token', 'The access token is not bound to a DPoP key');
   if (/\bexp\b|timestamp/i.test(message)) return new DpopRefused('invalid_token', 'The access token expired');
   if (/\baud\b/.test(message)) return new DpopRefused('invalid_token', 'The access token was not issued for this API');
   return new DpopRefused('invalid_token', 'The access token is invalid');

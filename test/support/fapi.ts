@@ -5,10 +5,13 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { exportJWK, importPKCS8 } from 'jose';
+import express from 'express';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, importPKCS8 } from 'jose';
 import type { JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
-import { baseUrl } from './rp-app.js';
+import { accountsApi } from '../../example-app/api.js';
+import type { ProxiedRequest } from '../fixtures/provider.js';
+import { baseUrl, serve } from './rp-app.js';
 
 /** One key pair in the formats the options accept, and its public JWK for the provider. */
 export interface TestKey {
@@ -64,4 +67,36 @@ export function privateKeyJwtClient(clientId: string, keys: readonly TestKey[], 
     jwks: { keys: keys.map((key) => key.publicJwk) },
     ...metadata,
   });
+}
+
+/** A JWT's header and claims, decoded (the provider or the API verified it; the tests only read it). */
+export interface DecodedJwt {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+}
+
+export function decoded(jwt: string | undefined): DecodedJwt {
+  if (jwt === undefined) throw new Error('no JWT');
+  return { header: decodeProtectedHeader(jwt) as Record<string, unknown>, claims: decodeJwt(jwt) as Record<string, unknown> };
+}
+
+/** The DPoP proof a request that reached the provider carried. */
+export function proofOf(request: ProxiedRequest): DecodedJwt {
+  const header = request.headers.dpop;
+  return decoded(typeof header === 'string' ? header : undefined);
+}
+
+/** The RFC 7638 thumbprint of a public JWK. */
+export function thumbprint(key: TestKey): Promise<string> {
+  return calculateJwkThumbprint(key.publicJwk);
+}
+
+/** An API (the demo's accounts API) served on loopback, checking DPoP-bound JWT access tokens for `audience`. */
+export async function serveDpopApi(issuer: string, audience: string): Promise<{ url: string; close(): Promise<void> }> {
+  const app = express();
+  let router: express.Router | undefined;
+  app.use('/api', (req, res, next) => (router ? router(req, res, next) : next()));
+  const served = await serve(app);
+  router = accountsApi({ issuer, audience, dpop: { publicUrl: `${served.origin}/api` }, httpTimeout: 2000 });
+  return { url: `${served.origin}/api/accounts`, close: () => served.close() };
 }
