@@ -367,7 +367,8 @@ describe('req.auth.fetch() to the demo API (DPoP-bound JWT access tokens, checke
 describe('the provider enforces FAPI 2.0', () => {
   it('refuses an authorization request that was not pushed (the app misled about the requirement)', async () => {
     // the discovery document without require_pushed_authorization_requests: 'auto' then does not push
-    const { require_pushed_authorization_requests: _required, ...withoutRequirement } = discovery;
+    const withoutRequirement = { ...discovery };
+    delete withoutRequirement.require_pushed_authorization_requests;
     tp.proxy.setFault('/.well-known/openid-configuration', { kind: 'status', status: 200, contentType: 'application/json', body: JSON.stringify(withoutRequirement) });
     const { agent } = agentFor(fapiOptions({ profile: undefined, idTokenSigningAlg: 'PS256' }));
     const authorizeUrl = await startLogin(agent);

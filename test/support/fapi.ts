@@ -94,9 +94,8 @@ export function thumbprint(key: TestKey): Promise<string> {
 /** An API (the demo's accounts API) served on loopback, checking DPoP-bound JWT access tokens for `audience`. */
 export async function serveDpopApi(issuer: string, audience: string): Promise<{ url: string; close(): Promise<void> }> {
   const app = express();
-  let router: express.Router | undefined;
-  app.use('/api', (req, res, next) => (router ? router(req, res, next) : next()));
+  // the API checks proofs against its public URL, known once it listens
   const served = await serve(app);
-  router = accountsApi({ issuer, audience, dpop: { publicUrl: `${served.origin}/api` }, httpTimeout: 2000 });
+  app.use('/api', accountsApi({ issuer, audience, dpop: { publicUrl: `${served.origin}/api` }, httpTimeout: 2000 }));
   return { url: `${served.origin}/api/accounts`, close: () => served.close() };
 }
