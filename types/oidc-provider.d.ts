@@ -74,6 +74,8 @@ declare module 'oidc-provider' {
     cookies?: { keys?: string[] };
     clientBasedCORS?: (ctx: unknown, origin: string, client: ClientInstance) => boolean;
     renderError?: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Awaitable<void>;
+    /** The fetch oidc-provider uses for client `jwks_uri` and the like. */
+    fetch?: (url: URL | string, options: Record<string, unknown>) => Promise<Response>;
     /** Allowed JWS algorithms per use (FAPI profiles narrow them). */
     enabledJWA?: Partial<Record<
       'clientAuthSigningAlgValues' | 'idTokenSigningAlgValues' | 'requestObjectSigningAlgValues'
