@@ -5,6 +5,7 @@
  * DPoP, the profile page says how the token is bound, and the demo API
  * accepts the DPoP-bound token only with a fresh proof of its key.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import session from 'express-session';
 import request from 'supertest';
@@ -81,6 +82,42 @@ describe('the demo with SANDBOX_PROFILE=fapi2', () => {
     expect(printed).toContain(`DPoP key (P-256, generated now): thumbprint ${demo.fapiKeys?.dpopKey ?? 'missing'}`);
     expect(printed).not.toMatch(/"d"|PRIVATE KEY/);
   });
+});
+
+describe('SANDBOX_PROFILE=fapi2 npm start, in its own Node process', () => {
+  // outside jest, oidc-provider guards its fetches against loopback
+  // addresses: the sandbox must still read the app's /jwks on 127.0.0.1
+  it('signs in and loads the accounts', async () => {
+    const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'example-app/server.ts'], {
+      env: { ...process.env, PORT: '0', SANDBOX_PORT: '0', SANDBOX_PROFILE: 'fapi2', SESSION_SECRET: '', OIDC_ISSUER: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${output}`)), 20_000);
+        child.stdout.on('data', () => {
+          const found = /Open (http:\/\/127\.0\.0\.1:\d+) in your browser/.exec(output)?.[1];
+          if (found === undefined) return;
+          clearTimeout(timer);
+          resolve(found);
+        });
+      });
+      expect(output).toMatch(/FAPI 2\.0 mode \(SANDBOX_PROFILE=fapi2\)/);
+      const browser = new HttpBrowser();
+      const profile = await completeSandboxSignIn(browser, await browser.navigate(`${url}/profile`), { username: 'alice' });
+      expect(profile.url).toBe(`${url}/profile`);
+      expect(mainOf(profile.text)).toContain('DPoP, key thumbprint');
+      const accounts = await browser.navigate(`${url}/accounts`);
+      expect(accounts.text).toContain('Everyday current account');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 40_000);
 });
 
 describe('the demo API in FAPI mode', () => {
