@@ -382,6 +382,15 @@ describe('the provider enforces FAPI 2.0', () => {
     await expectSignedIn(agent, false);
   });
 
+  it("under profile 'fapi2' the app pushes its requests even when the provider's metadata does not say PAR is required", async () => {
+    const withoutRequirement = { ...discovery };
+    delete withoutRequirement.require_pushed_authorization_requests;
+    tp.proxy.setFault('/.well-known/openid-configuration', { kind: 'status', status: 200, contentType: 'application/json', body: JSON.stringify(withoutRequirement) });
+    const { agent } = agentFor(fapiOptions());
+    expect([...(await startLogin(agent)).searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+    expect(only('/request').status).toBe(201);
+  });
+
   it('refuses the code exchange without a DPoP proof for a client bound to DPoP', async () => {
     const { agent } = agentFor(fapiOptions({ profile: undefined, idTokenSigningAlg: 'PS256', pushedAuthorizationRequests: true, dpop: false, dpopKey: undefined }));
     const response = await login(agent, tp);
