@@ -178,7 +178,9 @@ export class AuthContext implements RequestAuth {
     return this.#record?.refreshToken;
   }
   get authorizationRequest() {
-    return this.#record?.authorizationRequest;
+    const record = this.#record;
+    // only a pushed or signed request is recorded
+    return record && (record.authorizationRequest ?? { pushed: false, signed: false });
   }
 
   async getAccessToken(): Promise<AccessToken | undefined> {

@@ -13,7 +13,7 @@ export interface PendingLogin {
   returnTo: string;
   /** Epoch milliseconds when the login started. */
   createdAt: number;
-  /** How the authorization request was sent (PAR, JAR), carried into the auth record. */
+  /** How the authorization request was sent, when it was pushed (PAR) or signed (JAR); carried into the auth record. */
   authorizationRequest?: AuthorizationRequestKind;
 }
 
@@ -41,7 +41,7 @@ export interface AuthRecord {
   tokenType: string;
   /** For a DPoP-bound access token: the RFC 7638 thumbprint of the key it is bound to (`cnf.jkt`). */
   jkt?: string;
-  /** How the sign-in's authorization request was sent. */
+  /** How the sign-in's authorization request was sent, when it was pushed or signed. */
   authorizationRequest?: AuthorizationRequestKind;
   /** Epoch seconds when the access token expires, when the provider said. */
   expiresAt?: number;

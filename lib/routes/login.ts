@@ -42,7 +42,8 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
       if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
       // PAR, JAR and dpop_jkt as the options say
       const request = await buildAuthorizationRequest(config, provider, configuration, parameters);
-      login.authorizationRequest = { pushed: request.pushed, signed: request.signed };
+      // recorded when it was not a plain one: sessions stay small
+      if (request.pushed || request.signed) login.authorizationRequest = { pushed: request.pushed, signed: request.signed };
       const authorizationUrl = request.url;
 
       addPendingLogin(session, state, login, config);
