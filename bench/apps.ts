@@ -87,9 +87,17 @@ async function oursApp(config: Extract<AppConfig, { kind: 'ours' }>): Promise<Bu
     relyingParty({
       issuer: config.issuer,
       clientId: config.clientId,
-      clientSecret: config.clientSecret,
       baseUrl: config.baseUrl,
       ...(config.loginTimeout === undefined ? {} : { loginTimeout: config.loginTimeout }),
+      ...(config.fapi === undefined
+        ? { clientSecret: config.clientSecret }
+        : {
+            clientAuthMethod: 'private_key_jwt' as const,
+            clientPrivateKey: config.fapi.clientPrivateKey,
+            pushedAuthorizationRequests: true,
+            dpop: true,
+            dpopKey: config.fapi.dpopKey,
+          }),
     }),
   );
   app.get(PROTECTED_PATH, requiresAuth(), (req, res) => {

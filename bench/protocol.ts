@@ -37,6 +37,8 @@ export type AppConfig =
       loginTimeout?: number;
       /** ms; express-session `cookie.maxAge`, unset by default (a browser-session cookie that MemoryStore never expires) */
       sessionMaxAge?: number;
+      /** PAR + private_key_jwt + DPoP with these private JWKs instead of the client secret */
+      fapi?: { clientPrivateKey: Record<string, unknown>; dpopKey: Record<string, unknown> };
     }
   | { kind: 'eoc'; issuer: string; clientId: string; clientSecret: string; baseUrl: string };
 

@@ -1,6 +1,6 @@
 /** Turns the benchmark's results into the stdout tables and docs/benchmarks.md. */
 import { analysis, disturbance, machine, method, notes } from './prose.js';
-import { APP_ENDPOINTS, derive, selectRounds, fixed, int, kb, mb, paired, pairedRatios, perLogin, ratio, setCookieSummary, table, times, two, withRange } from './results.js';
+import { APP_ENDPOINTS, derive, madeBy, selectRounds, fixed, int, kb, mb, paired, pairedRatios, perLogin, ratio, setCookieSummary, table, times, two, withRange } from './results.js';
 import type { Results } from './results.js';
 import { spread } from './stats.js';
 
@@ -77,11 +77,48 @@ export function renderReport(results: Results): { console: string; markdown: str
       ['endpoint', 'made by', '(b) first login', '(b) per later login', '(c) first login', '(c) per later login'],
       [...endpoints].sort().map((endpoint) => [
         `\`${endpoint}\``,
-        APP_ENDPOINTS.includes(endpoint) ? 'app' : 'browser',
+        madeBy(endpoint),
         String(b.app.firstLogin?.get(endpoint) ?? 0),
         two(perLogin(b.app).get(endpoint) ?? 0),
         String(c.app.firstLogin?.get(endpoint) ?? 0),
         two(perLogin(c.app).get(endpoint) ?? 0),
+      ]),
+    ),
+  );
+
+  // logins with PAR, private_key_jwt and DPoP, against (b) plain in the same rounds
+  const f = derive(results.fapi);
+  const fapiEndpoints = new Set([...perLogin(b.app).keys(), ...perLogin(f.app).keys(), ...(f.app.firstLogin?.keys() ?? [])]);
+  const pairedLogins = (pick: (round: { perSecond: number; cpuPerLogin: number }) => number) =>
+    spread(f.app.logins.flatMap((round, i) => {
+      const plain = b.app.logins[i];
+      return plain === undefined ? [] : [pick(round) / pick(plain)];
+    }));
+  sections.push(
+    '## Logins with PAR, private_key_jwt and DPoP',
+    '(b-FAPI) is (b) with `pushedAuthorizationRequests: true`, `clientAuthMethod: \'private_key_jwt\'` (ES256 key) and `dpop: true` (ES256 key), as a FAPI 2.0 client signs in; its client is registered with `require_pushed_authorization_requests` and `dpop_bound_access_tokens`. Same provider, same rounds as (b) (b, b-FAPI, c, b, b-FAPI, c, …). ID tokens are RS256 for both: the provider signs every client\'s the same way.',
+    table(
+      ['app', 'logins/s median (min–max)', 'app CPU ms/login median (min–max)', 'requests the app makes to the provider, per login'],
+      [b, f].map((d) => [
+        d.app.label,
+        withRange(d.loginsPerSecond, fixed(1)),
+        withRange(d.cpuPerLogin, two),
+        [...perLogin(d.app)].filter(([endpoint]) => APP_ENDPOINTS.includes(endpoint)).map(([endpoint, n]) => `${endpoint} ${n.toFixed(2)}`).join('; ') || 'none',
+      ]),
+    ),
+    'Per login, (b-FAPI) makes one more request to the provider (the pushed request), signs two client assertions and two DPoP proofs (ES256) that (b) does not, and the provider checks them all (its work is in logins/s, not in app CPU).',
+    table(
+      ['ratio (round by round, median (min–max))', 'logins/s', 'app CPU per login'],
+      [['(b-FAPI) / (b)', withRange(pairedLogins((r) => r.perSecond), times), withRange(pairedLogins((r) => r.cpuPerLogin), times)]],
+    ),
+    table(
+      ['endpoint', 'made by', '(b) per login', '(b-FAPI) first login', '(b-FAPI) per later login'],
+      [...fapiEndpoints].sort().map((endpoint) => [
+        `\`${endpoint}\``,
+        madeBy(endpoint),
+        two(perLogin(b.app).get(endpoint) ?? 0),
+        String(f.app.firstLogin?.get(endpoint) ?? 0),
+        two(perLogin(f.app).get(endpoint) ?? 0),
       ]),
     ),
   );

@@ -22,7 +22,7 @@ export interface Settings {
   sessionMaxAge: number;
 }
 
-export type AppKey = 'guard' | 'guardTokens' | 'ours' | 'eoc';
+export type AppKey = 'guard' | 'guardTokens' | 'ours' | 'eoc' | 'oursFapi';
 
 export interface AppResult {
   key: AppKey;
@@ -57,6 +57,8 @@ export interface Results {
   loadAverage: { before: number[]; after: number[] };
   apps: AppResult[];
   memory: MemoryResult;
+  /** (b) with PAR, private_key_jwt and DPoP: logins only (no protected-route rounds) */
+  fapi: AppResult;
 }
 
 export const fixed = (digits: number) => (value: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
@@ -132,7 +134,13 @@ export function perLogin(app: AppResult): Map<string, number> {
   return new Map([...total].map(([endpoint, n]) => [endpoint, n / Math.max(1, count)]));
 }
 
-export const APP_ENDPOINTS = ['GET /.well-known/openid-configuration', 'GET /jwks', 'POST /token', 'GET /me', 'POST /me'];
+export const APP_ENDPOINTS = ['GET /.well-known/openid-configuration', 'GET /jwks', 'POST /request', 'POST /token', 'GET /me', 'POST /me'];
+
+/** Who makes a request to the provider: the app, the provider itself (reading a client's registered keys), or the browser. */
+export function madeBy(endpoint: string): string {
+  if (APP_ENDPOINTS.includes(endpoint)) return 'app';
+  return endpoint.startsWith('GET /__client-jwks/') ? 'provider (client keys)' : 'browser';
+}
 
 
 /** A round is quiet when the rest of the machine used less than this many cores in every app's turn of it. */

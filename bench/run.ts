@@ -5,6 +5,8 @@
  *   (a′) the same guard with (b)'s session contents: what session size alone costs
  *   (b)  relyingParty() + requiresAuth()
  *   (c)  Auth0's express-openid-connect + its requiresAuth()
+ *   (b-FAPI) (b) with pushed authorization requests, private_key_jwt and
+ *        DPoP-bound tokens: logins only, against (b) in the same rounds
  *
  * Each app runs in its own child process; this process runs the provider
  * (the tests' fixture, behind its proxy, which counts requests), the load
@@ -18,6 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair } from 'jose';
 import { accountClaims, startTestProvider } from '../test/fixtures/provider.js';
 import type { TestProvider } from '../test/fixtures/provider.js';
 import { startApp } from './app-handle.js';
@@ -38,6 +41,13 @@ const settings: Settings = quick
   : { warmupSeconds: 3, rounds: 10, roundSeconds: 2, connections: 10, loginWarmup: 20, loginRounds: 4, loginsPerRound: 50, loginConcurrency: 4, startedLogins: 10_000, loginTimeout: 2000, sessionMaxAge: 5000 };
 
 const EOC_CLIENT = { id: 'bench-eoc', secret: 'bench-eoc-secret' };
+const FAPI_CLIENT = 'bench-fapi';
+
+/** A P-256 key pair as a private JWK (for the app) and a public one (for the provider), under `kid`. */
+async function es256Key(kid: string): Promise<{ privateJwk: Record<string, unknown>; publicJwk: Record<string, unknown> }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  return { privateJwk: { ...(await exportJWK(privateKey)), kid }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+}
 const docPath = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const profileDir = fileURLToPath(new URL('./profiles/', import.meta.url));
 
@@ -68,19 +78,33 @@ async function main(): Promise<void> {
     startApp('b-ours'),
     startApp('c-eoc'),
     startApp('b-ours-memory'),
+    startApp('b-ours-fapi'),
   ]);
   const apps = starting.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const [guard, guardTokens, ours, eoc, oursMemory] = apps;
-  if (!guard || !guardTokens || !ours || !eoc || !oursMemory) {
+  const [guard, guardTokens, ours, eoc, oursMemory, oursFapi] = apps;
+  if (!guard || !guardTokens || !ours || !eoc || !oursMemory || !oursFapi) {
     await Promise.allSettled(apps.map((app) => app.close()));
     throw starting.find((s) => s.status === 'rejected')?.reason;
   }
   let tp: TestProvider | undefined;
+  const clientKey = await es256Key('bench-client');
+  const dpopKey = await es256Key('bench-dpop');
   try {
     tp = await startTestProvider({
       redirectUris: [`${ours.origin}/callback`, `${oursMemory.origin}/callback`],
       postLogoutRedirectUris: [`${ours.origin}/`, `${oursMemory.origin}/`],
       extraClients: [
+        {
+          client_id: FAPI_CLIENT,
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [clientKey.publicJwk] },
+          require_pushed_authorization_requests: true,
+          dpop_bound_access_tokens: true,
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          redirect_uris: [`${oursFapi.origin}/callback`],
+          post_logout_redirect_uris: [`${oursFapi.origin}/`],
+        },
         {
           client_id: EOC_CLIENT.id,
           client_secret: EOC_CLIENT.secret,
@@ -98,6 +122,14 @@ async function main(): Promise<void> {
       guard.configure({ kind: 'guard', user: accountClaims('alice') }),
       ours.configure({ kind: 'ours', ...client, baseUrl: ours.origin }),
       eoc.configure({ kind: 'eoc', issuer: provider.issuer, clientId: EOC_CLIENT.id, clientSecret: EOC_CLIENT.secret, baseUrl: eoc.origin }),
+      oursFapi.configure({
+        kind: 'ours',
+        issuer: provider.issuer,
+        clientId: FAPI_CLIENT,
+        clientSecret: '',
+        baseUrl: oursFapi.origin,
+        fapi: { clientPrivateKey: clientKey.privateJwk, dpopKey: dpopKey.privateJwk },
+      }),
       oursMemory.configure({
         kind: 'ours',
         ...client,
@@ -117,6 +149,7 @@ async function main(): Promise<void> {
     };
     const oursLogin = await signIn(ours);
     const eocLogin = await signIn(eoc);
+    const fapiLogin = await signIn(oursFapi);
     // (a′): the same guard, its session holding what (b)'s holds, to tell session size from library overhead
     const oursSession = await ours.signedInSession();
     await guardTokens.configure({ kind: 'guard', user: accountClaims('alice'), ...(oursSession === null ? {} : { extraSession: oursSession }) });
@@ -156,9 +189,10 @@ async function main(): Promise<void> {
     const probesAfter = new Map<string, Probe>();
     for (const contender of contenders) probesAfter.set(contender.key, await probeProtected(contender.app.origin, contender.cookie));
 
-    // whole logins, alternating b, c in rounds
+    // whole logins, alternating b, b-FAPI, c in rounds
     log(`logins: ${settings.loginWarmup} warm-up, then ${settings.loginRounds} alternating rounds × ${settings.loginsPerRound} per app, ${settings.loginConcurrency} at a time`);
-    const loginContenders = contenders.filter((c) => c.key === 'ours' || c.key === 'eoc');
+    const fapiContender: Contender = { key: 'oursFapi', label: '(b-FAPI) relyingParty() with PAR, private_key_jwt and DPoP', app: oursFapi, cookie: fapiLogin.jar.header(), firstLogin: fapiLogin.requests };
+    const loginContenders = [...contenders.filter((c) => c.key === 'ours'), fapiContender, ...contenders.filter((c) => c.key === 'eoc')];
     for (const contender of loginContenders) await loginRound(contender.app, provider, settings.loginWarmup, settings.loginConcurrency);
     const logins = new Map<string, LoginRound[]>(loginContenders.map((c) => [c.key, []]));
     if (profile) await Promise.all(loginContenders.map((c) => c.app.profileStart()));
@@ -192,6 +226,17 @@ async function main(): Promise<void> {
         })),
       ),
       memory,
+      fapi: {
+        key: fapiContender.key,
+        label: fapiContender.label,
+        cookieBytes: Buffer.byteLength(fapiContender.cookie),
+        probe: await probeProtected(oursFapi.origin, fapiContender.cookie),
+        probeAfter: await probeProtected(oursFapi.origin, fapiContender.cookie),
+        rounds: [],
+        logins: logins.get(fapiContender.key) ?? [],
+        firstLogin: fapiContender.firstLogin,
+        sessions: await oursFapi.sessions(),
+      },
     };
     results.durationSeconds = (Date.now() - started) / 1000;
     results.loadAverage = { before: loadBefore, after: os.loadavg() };

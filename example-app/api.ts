@@ -3,6 +3,7 @@ import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import { DPOP_ALGS, DpopRefused, dpopVerifier } from './dpop-verifier.js';
 
 /**
  * The demo resource server: a bank's "accounts API". It knows nothing about
@@ -23,6 +24,11 @@ import type { JWTPayload, JWTVerifyGetKey } from 'jose';
  * Failures answer 401 (no or bad token) or 403 (valid token, missing
  * scope) with the `WWW-Authenticate: Bearer …` header of RFC 6750, which
  * tells the client what went wrong.
+ *
+ * With `dpop` (the FAPI 2.0 mode) it accepts only DPoP-bound tokens sent
+ * as `Authorization: DPoP …` with a proof of the key they are bound to,
+ * checked by oauth4webapi (see `dpop-verifier.ts`); its challenges are
+ * `WWW-Authenticate: DPoP …` (RFC 9449).
  */
 export interface AccountsApiOptions {
   /** The provider's issuer identifier; tokens must carry it as `iss`. */
@@ -35,6 +41,12 @@ export interface AccountsApiOptions {
   readonly requiredScope?: string;
   /** Upper bound in milliseconds for discovery and JWKS requests. Default is `5000`. */
   readonly httpTimeout?: number;
+  /**
+   * Accept DPoP-bound tokens only. `publicUrl` is where the API is mounted
+   * as clients call it (e.g. `http://127.0.0.1:3000/api`), for the proofs'
+   * `htu`. Default: bearer tokens.
+   */
+  readonly dpop?: { readonly publicUrl: string } | undefined;
 }
 
 const REALM = 'demo-api';
@@ -99,9 +111,19 @@ class ProviderUnavailable extends Error {
   override readonly name = 'ProviderUnavailable';
 }
 
+/** RFC 9449 §7.1: the DPoP challenge, with the algorithms accepted and, when there was a token, what was wrong. */
+function denyDpop(res: Response, error: string | undefined, description: string): void {
+  const parts = [`algs="${DPOP_ALGS.join(' ')}"`];
+  // a quoted-string: the library's messages may hold quotes
+  if (error) parts.push(`error="${error}"`, `error_description="${description.replace(/["\\]/g, '')}"`);
+  res.set('WWW-Authenticate', `DPoP ${parts.join(', ')}`);
+  res.status(401).json({ error: error ?? 'unauthenticated', error_description: description });
+}
+
 /** The demo API's Express router: `GET /accounts`. Mount it where `audience` points, e.g. `app.use('/api', accountsApi(…))`. */
 export function accountsApi(options: AccountsApiOptions): Router {
   const { issuer, audience, requiredScope = 'accounts:read', httpTimeout = 5000 } = options;
+  const verifyDpop = options.dpop && dpopVerifier({ issuer, audience, publicUrl: options.dpop.publicUrl, httpTimeout });
 
   // discovered on first use and kept; a failed lookup is forgotten so the next request retries
   let keySet: Promise<JWTVerifyGetKey> | undefined;
@@ -131,7 +153,21 @@ export function accountsApi(options: AccountsApiOptions): Router {
     return jwksUri;
   }
 
+  async function verifyDpopBoundToken(req: Request, res: Response<unknown, TokenLocals>, next: NextFunction): Promise<void> {
+    if (!verifyDpop) return next(new Error('verifyDpopBoundToken without dpop'));
+    if (req.get('authorization') === undefined) return denyDpop(res, undefined, 'A DPoP-bound access token is required: Authorization: DPoP <token>, with a DPoP proof');
+    try {
+      res.locals.token = await verifyDpop(req);
+      next();
+    } catch (err) {
+      if (err instanceof DpopRefused) return denyDpop(res, err.error, err.message);
+      res.set('Retry-After', '5');
+      res.status(503).json({ error: 'temporarily_unavailable', error_description: 'Cannot reach the provider to verify tokens' });
+    }
+  }
+
   async function verifyAccessToken(req: Request, res: Response<unknown, TokenLocals>, next: NextFunction): Promise<void> {
+    if (verifyDpop) return verifyDpopBoundToken(req, res, next);
     const token = bearerToken(req);
     if (token === undefined) {
       // RFC 6750 §3.1: no credentials at all → a bare challenge, no error code

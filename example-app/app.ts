@@ -5,6 +5,7 @@ import session from 'express-session';
 import type { Store } from 'express-session';
 import helmet from 'helmet';
 import { RelyingPartyError, relyingParty, requiresAuth } from 'express-relying-party';
+import type { PrivateKeyInput, RelyingPartyOptions } from 'express-relying-party';
 import { accountsApi } from './api.js';
 import type { DemoAccount } from './api.js';
 import { accountsPage, errorPage, homePage, profilePage, signedOutPage } from './views.js';
@@ -37,6 +38,28 @@ export interface DemoAppOptions {
   readonly sessionStore?: Store;
   /** Receives server-side failures (5xx) with their stack and cause. Default is `console.error`. */
   readonly logError?: (err: unknown) => void;
+  /**
+   * FAPI 2.0 mode: the app authenticates with `private_key_jwt` (its public
+   * key served at `/jwks`), pushes its authorization requests, binds its
+   * tokens with DPoP, and the API accepts DPoP-bound tokens only. The
+   * client secret is then not used. Default: a confidential client with
+   * bearer tokens.
+   */
+  readonly fapi?: { readonly clientPrivateKey: PrivateKeyInput; readonly dpopKey: PrivateKeyInput } | undefined;
+}
+
+/** The relyingParty() options of the client: the FAPI 2.0 ones, or the client secret. */
+function clientOptions(options: DemoAppOptions): Partial<RelyingPartyOptions> {
+  if (options.fapi === undefined) return { clientSecret: options.clientSecret };
+  return {
+    profile: 'fapi2',
+    clientAuthMethod: 'private_key_jwt',
+    clientPrivateKey: options.fapi.clientPrivateKey,
+    dpop: true,
+    dpopKey: options.fapi.dpopKey,
+    // the provider reads the app's public key here (the client's jwks_uri)
+    routes: { jwks: '/jwks' },
+  };
 }
 
 const staticDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -80,7 +103,7 @@ function providerSignOutUrl(value: unknown, issuer: string): string | undefined 
 
 /** Builds the demo app. It does not listen: see `server.ts`. */
 export function createApp(options: DemoAppOptions): Express {
-  const { issuer, clientId, clientSecret, sessionSecret, sessionStore, logError = console.error } = options;
+  const { issuer, clientId, sessionSecret, sessionStore, logError = console.error } = options;
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const scope = options.scope ?? 'openid profile email accounts:read';
   const apiAudience = options.apiAudience ?? `${baseUrl}/api`;
@@ -115,7 +138,8 @@ export function createApp(options: DemoAppOptions): Express {
 
   // The accounts API comes before the session: it is a separate resource
   // server that trusts the bearer token only, never the app's cookie.
-  app.use('/api', accountsApi({ issuer, audience: apiAudience }));
+  // In FAPI mode it accepts DPoP-bound tokens only, with a proof of their key.
+  app.use('/api', accountsApi({ issuer, audience: apiAudience, ...(options.fapi ? { dpop: { publicUrl: `${baseUrl}/api` } } : {}) }));
 
   app.use(
     session({
@@ -154,7 +178,7 @@ export function createApp(options: DemoAppOptions): Express {
     relyingParty({
       issuer,
       clientId,
-      clientSecret,
+      ...clientOptions(options),
       baseUrl,
       scope,
       // RFC 8707: name the API the access token is for; the provider puts it
@@ -184,8 +208,9 @@ export function createApp(options: DemoAppOptions): Express {
     res.type('html').send(
       profilePage(pageContext(req), {
         claims: req.auth?.user ?? {},
-        accessToken: token && { type: token.type, expiresAt: token.expiresAt, scope: token.scope, expired: token.isExpired() },
+        accessToken: token && { type: token.type, expiresAt: token.expiresAt, scope: token.scope, expired: token.isExpired(), jkt: token.jkt },
         requestedScope: scope,
+        authorizationRequest: req.auth.authorizationRequest,
       }),
     );
   });

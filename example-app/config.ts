@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
  * | `SANDBOX_PORT` | `3001` | port of the sandbox provider on 127.0.0.1 (`0`: any free port) |
  * | `SESSION_SECRET` | sandbox: random at each start | secret that signs the session cookie (required with `OIDC_ISSUER`) |
  * | `SESSION_STORE` | in memory | `redis://host:port`: keep sessions in Redis, shared by every instance of the app |
+ * | `SANDBOX_PROFILE` | (unset) | `fapi2`: the sandbox runs the FAPI 2.0 Security Profile and the app is a FAPI 2.0 client (PAR, private_key_jwt and DPoP, with keys generated at each start) |
  */
 export interface DemoConfig {
   /** Interface the app listens on. */
@@ -37,6 +38,8 @@ export interface DemoConfig {
   readonly apiAudience: string | undefined;
   /** `redis://…` to keep sessions in Redis; `undefined`: in memory (one process only). */
   readonly sessionStore: string | undefined;
+  /** `'fapi2'`: the sandbox and the app speak the FAPI 2.0 Security Profile. */
+  readonly profile: 'fapi2' | undefined;
   readonly provider: SandboxSettings | ExternalProviderSettings;
 }
 
@@ -121,6 +124,12 @@ export function configFromEnv(env: Env): DemoConfig {
     }
   }
 
+  const profile = value(env, 'SANDBOX_PROFILE');
+  if (profile !== undefined && profile !== 'fapi2') throw new ConfigError(`SANDBOX_PROFILE must be fapi2 (got "${profile}"), or unset.`);
+  if (profile !== undefined && issuer !== undefined) {
+    throw new ConfigError('SANDBOX_PROFILE applies to the sandbox; with OIDC_ISSUER, configure the FAPI 2.0 options of relyingParty() for your provider (see the README).');
+  }
+
   const sessionStore = value(env, 'SESSION_STORE');
   if (sessionStore !== undefined && !/^rediss?:\/\//.test(sessionStore)) {
     throw new ConfigError(`SESSION_STORE must be a redis:// or rediss:// URL (got "${sessionStore}").`);
@@ -135,6 +144,7 @@ export function configFromEnv(env: Env): DemoConfig {
     scope: value(env, 'OIDC_SCOPE') ?? 'openid profile email accounts:read',
     apiAudience: value(env, 'API_AUDIENCE'),
     sessionStore,
+    profile,
     provider: Object.freeze(provider),
   });
 }

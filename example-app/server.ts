@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -8,6 +9,8 @@ import type { DemoConfig } from './config.js';
 import { BANK_NAME, startSandbox } from 'express-relying-party/sandbox';
 import type { Sandbox } from 'express-relying-party/sandbox';
 import { createRedisSessionStore } from './session-store.js';
+import { calculateJwkThumbprint } from 'jose';
+import type { JWK } from 'jose';
 
 /**
  * `npm start`: the demo app, plus the sandbox provider unless OIDC_ISSUER
@@ -22,6 +25,8 @@ export interface RunningDemo {
   readonly issuer: string;
   /** The sandbox, when one was started. */
   readonly sandbox: Sandbox | undefined;
+  /** In FAPI 2.0 mode: the RFC 7638 thumbprints of the keys generated at start (public information). */
+  readonly fapiKeys: { readonly clientKey: string; readonly dpopKey: string } | undefined;
   /** Stops the app and the sandbox. */
   close(): Promise<void>;
 }
@@ -30,6 +35,12 @@ export interface RunningDemo {
 export interface StartOptions {
   /** Passed to `createApp()`. Default is `console.error`. */
   readonly logError?: (err: unknown) => void;
+}
+
+/** A P-256 private key as a JWK, and its thumbprint (its `kid`, as the library computes it). */
+async function generatedKey(): Promise<{ jwk: JWK; thumbprint: string }> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { jwk: privateKey.export({ format: 'jwk' }) as JWK, thumbprint: await calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK) };
 }
 
 /** Starts the app (and the sandbox when `config.provider.kind` is `'sandbox'`). */
@@ -46,6 +57,9 @@ export async function startDemo(config: DemoConfig, options: StartOptions = {}):
   const apiAudience = config.apiAudience ?? `${baseUrl}/api`;
 
   let sandbox: Sandbox | undefined;
+  // FAPI 2.0 mode: the client key (its public half served at /jwks, the
+  // sandbox's jwks_uri for the app) and the DPoP key, fresh at each start
+  const fapi = config.profile === 'fapi2' ? { clientKey: await generatedKey(), dpopKey: await generatedKey() } : undefined;
   // several instances of the app share sessions only through a shared store
   const sessions = config.sessionStore === undefined ? undefined : createRedisSessionStore(config.sessionStore);
   try {
@@ -58,6 +72,7 @@ export async function startDemo(config: DemoConfig, options: StartOptions = {}):
         clientName: 'Relying Party Demo',
         redirectUris: [`${baseUrl}/callback`],
         api: { audience: apiAudience, scopes: ['accounts:read'] },
+        ...(fapi ? { profile: 'fapi2', clientJwksUri: `${baseUrl}/jwks` } : {}),
       });
       issuer = sandbox.issuer;
     } else {
@@ -75,6 +90,7 @@ export async function startDemo(config: DemoConfig, options: StartOptions = {}):
       ...(sandbox ? { providerName: BANK_NAME, sandbox: true } : {}),
       ...(options.logError ? { logError: options.logError } : {}),
       ...(sessions ? { sessionStore: sessions.store } : {}),
+      ...(fapi ? { fapi: { clientPrivateKey: fapi.clientKey.jwk, dpopKey: fapi.dpopKey.jwk } } : {}),
     });
     handler = app;
 
@@ -83,6 +99,7 @@ export async function startDemo(config: DemoConfig, options: StartOptions = {}):
       url: baseUrl,
       issuer,
       sandbox: running,
+      fapiKeys: fapi && { clientKey: fapi.clientKey.thumbprint, dpopKey: fapi.dpopKey.thumbprint },
       async close() {
         await Promise.all([closeServer(server), running?.close()]);
         await sessions?.close();
@@ -102,6 +119,29 @@ function describeStartFailure(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
+/** What `npm start` prints about the running demo: the provider, the FAPI keys (public parts only), the session secret. */
+export function startMessage(demo: RunningDemo, config: DemoConfig): string[] {
+  const lines: string[] = [];
+  if (demo.sandbox) {
+    lines.push(`${BANK_NAME} (sandbox OpenID provider) is running at ${demo.issuer}`);
+    lines.push('  Any username and password work; the one-time code may be left empty or be any 6 digits.');
+    lines.push('  Set OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and SESSION_SECRET to use a real provider instead.');
+  } else {
+    lines.push(`Using the OpenID provider ${demo.issuer}`);
+  }
+  if (demo.fapiKeys) {
+    lines.push(
+      'FAPI 2.0 mode (SANDBOX_PROFILE=fapi2): pushed authorization requests, private_key_jwt and DPoP-bound tokens.',
+      `  Client key (P-256, generated now): kid ${demo.fapiKeys.clientKey}, public key at ${demo.url}/jwks`,
+      `  DPoP key (P-256, generated now): thumbprint ${demo.fapiKeys.dpopKey}; the profile page shows the tokens bound to it`,
+    );
+  }
+  if (config.sessionSecretGenerated) {
+    lines.push('SESSION_SECRET is not set: using a random one, so sessions end when the demo stops.');
+  }
+  return lines;
+}
+
 /** The `npm start` entry point. */
 export async function main(): Promise<void> {
   const started = performance.now();
@@ -116,17 +156,7 @@ export async function main(): Promise<void> {
     return;
   }
 
-  const lines: string[] = [];
-  if (demo.sandbox) {
-    lines.push(`${BANK_NAME} (sandbox OpenID provider) is running at ${demo.issuer}`);
-    lines.push('  Any username and password work; the one-time code may be left empty or be any 6 digits.');
-    lines.push('  Set OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and SESSION_SECRET to use a real provider instead.');
-  } else {
-    lines.push(`Using the OpenID provider ${demo.issuer}`);
-  }
-  if (config.sessionSecretGenerated) {
-    lines.push('SESSION_SECRET is not set: using a random one, so sessions end when the demo stops.');
-  }
+  const lines = startMessage(demo, config);
   lines.push('', `  Open ${demo.url} in your browser.`, '', `Ready in ${Math.round(performance.now() - started)} ms. Press Ctrl-C to stop.`);
   console.log(lines.join('\n'));
 

@@ -177,11 +177,28 @@ export interface AccessTokenSummary {
   readonly expiresAt: number | undefined;
   readonly scope: string | undefined;
   readonly expired: boolean;
+  /** RFC 7638 thumbprint of the DPoP key a bound token is tied to. */
+  readonly jkt: string | undefined;
+}
+
+/** How the sign-in's authorization request went to the provider. */
+export interface AuthorizationRequestSummary {
+  readonly pushed: boolean;
+  readonly signed: boolean;
+}
+
+function describeRequest(request: AuthorizationRequestSummary | undefined): string {
+  if (request === undefined) return 'not recorded';
+  if (request.pushed) return `pushed by the app to the provider first (PAR)${request.signed ? ', as a signed request object' : ''}; the browser carried only a reference to it`;
+  return request.signed ? 'a signed request object, in the browser URL' : 'in the browser URL (no PAR)';
 }
 
 /** `/profile`: the ID token claims, the token expiry and the scopes granted. */
-export function profilePage(ctx: PageContext, args: { claims: Record<string, unknown>; accessToken: AccessTokenSummary | undefined; requestedScope: string }): string {
-  const { claims, accessToken, requestedScope } = args;
+export function profilePage(
+  ctx: PageContext,
+  args: { claims: Record<string, unknown>; accessToken: AccessTokenSummary | undefined; requestedScope: string; authorizationRequest?: AuthorizationRequestSummary | undefined },
+): string {
+  const { claims, accessToken, requestedScope, authorizationRequest } = args;
   const names = Object.keys(claims).sort((a, b) => {
     const rank = (name: string) => (claimOrder.includes(name) ? claimOrder.indexOf(name) : claimOrder.length);
     return rank(a) - rank(b) || a.localeCompare(b);
@@ -211,6 +228,12 @@ export function profilePage(ctx: PageContext, args: { claims: Record<string, unk
           ? html`<p>The provider issued no access token.</p>`
           : html`<dl class="facts">
               <dt>Type</dt><dd>${accessToken.type}</dd>
+              <dt>Bound to</dt><dd>${
+                accessToken.jkt === undefined
+                  ? 'nothing: a bearer token, usable by whoever holds it'
+                  : html`DPoP, key thumbprint <code>${accessToken.jkt}</code>: useless without the app’s private key`
+              }</dd>
+              <dt>Sign-in request</dt><dd>${describeRequest(authorizationRequest)}</dd>
               <dt>Expires</dt><dd>${accessToken.expiresAt === undefined ? 'not stated by the provider' : describeTime(accessToken.expiresAt)}${
                 accessToken.expired ? html` <strong class="warning">expired</strong>` : ''
               }</dd>

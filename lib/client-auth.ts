@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import type { SigningKey } from './keys.js';
 import type { Config } from './options.js';
 
 /**
@@ -27,9 +28,37 @@ export function clientSecretBasic(clientSecret: string): client.ClientAuth {
   };
 }
 
-/** How the client authenticates to the token, revocation and introspection endpoints. */
+/**
+ * `private_key_jwt` (RFC 7523): a client assertion signed with the client's
+ * key, `kid` and `alg` in its header, `aud` the issuer (as FAPI 2.0 wants).
+ * The key is imported into WebCrypto at the first request.
+ */
+export function privateKeyJwt(key: SigningKey): client.ClientAuth {
+  let auth: Promise<client.ClientAuth> | undefined;
+  return async function privateKeyJwtAuth(as, metadata, body, headers) {
+    auth ??= Promise.all([key.privateKey(), key.kid()]).then(([privateKey, kid]) =>
+      client.PrivateKeyJwt(
+        { key: privateKey, kid },
+        {
+          [client.modifyAssertion]: (header) => {
+            header.alg = key.alg;
+          },
+        },
+      ),
+    );
+    await (await auth)(as, metadata, body, headers);
+  };
+}
+
+/** How the client authenticates to the token, revocation, PAR and introspection endpoints. */
 export function clientAuthentication(config: Config): client.ClientAuth {
   switch (config.clientAuthMethod) {
+    case 'private_key_jwt':
+      // parseOptions() requires a key for this method
+      if (config.clientKey === undefined) throw new TypeError('private_key_jwt without clientPrivateKey');
+      return privateKeyJwt(config.clientKey);
+    case 'client_secret_jwt':
+      return client.ClientSecretJwt(config.clientSecret);
     case 'client_secret_post':
       return client.ClientSecretPost(config.clientSecret);
     case 'none':

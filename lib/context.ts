@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import * as client from 'openid-client';
+import { dpopFetch } from './dpop.js';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
 import { providerError } from './provider.js';
@@ -7,7 +8,7 @@ import type { Provider } from './provider.js';
 import { authOf } from './session.js';
 import { instanceNamed } from './instances.js';
 import type { LoginOptions } from './routes/login.js';
-import type { AuthRecord, RequestSession } from './session.js';
+import type { AuthRecord, AuthorizationRequestKind, RequestSession } from './session.js';
 import { idTokenClaims, needsRefresh } from './tokens.js';
 import type { TokenRefresher } from './tokens.js';
 
@@ -15,8 +16,10 @@ import type { TokenRefresher } from './tokens.js';
 export interface AccessToken {
   /** The token itself, for an `Authorization: <type> <value>` header. */
   readonly value: string;
-  /** The token type, usually `Bearer`. */
+  /** The token type: `bearer` (as the provider sent it, in lower case), or `DPoP` for a DPoP-bound token. */
   readonly type: string;
+  /** For a DPoP-bound token: the RFC 7638 thumbprint of the key it is bound to (its `cnf.jkt`). */
+  readonly jkt?: string | undefined;
   /** Epoch seconds when it expires, when the provider said. */
   readonly expiresAt?: number | undefined;
   /** The scopes granted, space-separated, when the provider said. */
@@ -39,6 +42,8 @@ export interface RequestAuth {
   readonly accessToken?: AccessToken | undefined;
   /** The refresh token, when the provider issued one. */
   readonly refreshToken?: string | undefined;
+  /** How the sign-in's authorization request was sent: pushed (PAR) and/or signed (JAR). */
+  readonly authorizationRequest?: Readonly<AuthorizationRequestKind> | undefined;
   /**
    * The access token, refreshed first when it is expired or expires within
    * `refreshLeeway` (with `autoRefresh`). `undefined` when not signed in, or
@@ -54,7 +59,10 @@ export interface RequestAuth {
    * `fetch()` with the access token in the `Authorization` header,
    * refreshing it first when needed; on a `401` whose `WWW-Authenticate`
    * says `invalid_token`, refreshes once and retries (when the request body
-   * can be sent again). For calling the app's own APIs.
+   * can be sent again). For calling the app's own APIs. With `dpop`, the
+   * token goes as `Authorization: DPoP` with a proof for this method and
+   * URL, a `use_dpop_nonce` challenge is answered once, and redirects are
+   * not followed.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response>;
   /** Fetches the userinfo endpoint now, keeps the claims in the session (see `user`) and returns them. */
@@ -91,7 +99,10 @@ class AccessTokenView implements AccessToken {
     return this.#record.accessToken;
   }
   get type() {
-    return this.#record.tokenType;
+    return this.#record.tokenType.toLowerCase() === 'dpop' ? 'DPoP' : this.#record.tokenType;
+  }
+  get jkt() {
+    return this.#record.jkt;
   }
   get expiresAt() {
     return this.#record.expiresAt;
@@ -104,7 +115,7 @@ class AccessTokenView implements AccessToken {
     return expiresAt !== undefined && expiresAt * 1000 <= Date.now();
   }
   toJSON() {
-    return { type: this.type, expiresAt: this.expiresAt, scope: this.scope };
+    return { type: this.type, expiresAt: this.expiresAt, scope: this.scope, jkt: this.jkt };
   }
 }
 
@@ -189,6 +200,11 @@ export class AuthContext implements RequestAuth {
   get refreshToken() {
     return this.#record?.refreshToken;
   }
+  get authorizationRequest() {
+    const record = this.#record;
+    // only a pushed or signed request is recorded
+    return record && (record.authorizationRequest ?? { pushed: false, signed: false });
+  }
 
   async getAccessToken(): Promise<AccessToken | undefined> {
     const record = this.#record;
@@ -207,7 +223,9 @@ export class AuthContext implements RequestAuth {
   async fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response> {
     const token = await this.getAccessToken();
     if (!token) throw notSignedIn('fetch');
-    const send = (current: AccessToken) => {
+    const send = async (current: AccessToken) => {
+      const dpop = await this.#internals.provider.dpop();
+      if (dpop?.DPoP) return dpopFetch(await this.#internals.provider.get(), dpop.DPoP, current.value, input, init);
       const headers = new Headers(init?.headers);
       headers.set('authorization', authorization(current));
       return fetch(input, { ...init, headers });
@@ -252,7 +270,7 @@ export async function requestUserInfo(provider: Provider, record: AuthRecord, ac
   const configuration = await provider.get();
   const sub = idTokenClaims(record)?.sub;
   try {
-    const userinfo = await client.fetchUserInfo(configuration, accessToken, typeof sub === 'string' ? sub : client.skipSubjectCheck);
+    const userinfo = await client.fetchUserInfo(configuration, accessToken, typeof sub === 'string' ? sub : client.skipSubjectCheck, await provider.dpop());
     return { ...userinfo };
   } catch (err) {
     if (err instanceof client.WWWAuthenticateChallengeError && err.status === 401) {

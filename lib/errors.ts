@@ -4,7 +4,7 @@
  *
  * | code | status | meaning |
  * |---|---|---|
- * | `invalid_options` | 500 | `relyingParty()` / `requiresAuth()` was called with invalid options, or mounted without being called |
+ * | `invalid_options` | 500 | `relyingParty()` / `requiresAuth()` was called with invalid options, or mounted without being called; or, at the first login, the provider's metadata cannot satisfy the options (PAR, algorithms, client authentication method) |
  * | `session_missing` | 500 | no `req.session`: `express-session` is not mounted before `relyingParty()` |
  * | `not_mounted` | 500 | `requiresAuth()` ran on a request that did not pass `relyingParty()` |
  * | `session_store_error` | 503 | the session store failed to load, regenerate or save the session |
@@ -28,8 +28,9 @@
  * | `provider_unreachable` | 503 | the provider could not be reached (connection refused, reset, DNS) |
  * | `provider_timeout` | 504 | the provider did not answer within `httpTimeout` |
  * | `provider_response_too_large` | 502 | the provider's answer was larger than the response size cap |
- * | `provider_misconfigured` | 502 | the provider and the configuration disagree: discovery names another issuer than `issuer`, or there is no discovery document at `<issuer>/.well-known/openid-configuration` |
+ * | `provider_misconfigured` | 502 | the provider and the configuration disagree: discovery names another issuer than `issuer`, or there is no discovery document at `<issuer>/.well-known/openid-configuration`; or it lacks what `profile: 'fapi2'` requires; or it answered a DPoP proof with a bearer token |
  * | `userinfo_sub_mismatch` | 502 | the userinfo endpoint answered about another user than the ID token's `sub` |
+ * | `authorization_request_rejected` | 500 | the provider refused the pushed authorization request (`invalid_request`, `invalid_request_object`, …): the client's registration and the options disagree |
  */
 export const ErrorCodes = Object.freeze({
   invalid_options: 'invalid_options',
@@ -58,6 +59,7 @@ export const ErrorCodes = Object.freeze({
   provider_response_too_large: 'provider_response_too_large',
   provider_misconfigured: 'provider_misconfigured',
   userinfo_sub_mismatch: 'userinfo_sub_mismatch',
+  authorization_request_rejected: 'authorization_request_rejected',
 } as const);
 
 /** One of the documented {@link ErrorCodes}. */
@@ -90,6 +92,7 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   provider_response_too_large: 502,
   provider_misconfigured: 502,
   userinfo_sub_mismatch: 502,
+  authorization_request_rejected: 500,
 };
 
 /** Options of the {@link RelyingPartyError} constructor. */

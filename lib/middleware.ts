@@ -7,6 +7,7 @@ import type { RelyingPartyOptions } from './options.js';
 import { createProvider } from './provider.js';
 import { createBackchannelLogout } from './routes/backchannel-logout.js';
 import { createCallback } from './routes/callback.js';
+import { createJwks } from './routes/jwks.js';
 import { createLogin } from './routes/login.js';
 import { createLogout } from './routes/logout.js';
 import { clearAuth, requireSession, restoreAppCookie } from './session.js';
@@ -58,6 +59,7 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
   if (config.routes.backchannelLogout) {
     routes.set(config.routes.backchannelLogout, { methods: ['POST'], handler: createBackchannelLogout(config, provider) });
   }
+  if (config.routes.jwks) routes.set(config.routes.jwks, { methods: ['GET', 'HEAD'], handler: createJwks(config) });
 
   return function relyingPartyMiddleware(req: Request, res: Response, next: NextFunction): void {
     let session: RequestSession;

@@ -2,6 +2,10 @@ import type { Request } from 'express';
 import type { TokenEndpointResponse } from 'openid-client';
 import { didYouMean } from './did-you-mean.js';
 import { RelyingPartyError } from './errors.js';
+import { FAPI_OPTION_NAMES, parseFapiOptions } from './options/fapi.js';
+import type { FapiConfig, FapiOptions } from './options/fapi.js';
+
+export type { ClientAssertionSigningAlg, FapiOptions, PrivateKeyInput, SecurityProfile, SigningAlg } from './options/fapi.js';
 
 /** JWS algorithms accepted for ID tokens: asymmetric ones, verified with the provider's published keys. */
 export const ID_TOKEN_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -10,7 +14,7 @@ export const ID_TOKEN_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384
 export type IdTokenSigningAlg = (typeof ID_TOKEN_SIGNING_ALGS)[number];
 
 /** How the app authenticates to the provider's token endpoint. */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
 
 /** Paths of the routes `relyingParty()` answers, relative to where it is mounted. */
 export interface RoutesOptions {
@@ -26,10 +30,16 @@ export interface RoutesOptions {
    * `backchannel_logout_uri`. Default is `false` (not mounted).
    */
   backchannelLogout?: string | false | undefined;
+  /**
+   * Serves the public JWK Set of `clientPrivateKey` (never a private
+   * member), so the provider can be given `baseUrl` + this path as the
+   * client's `jwks_uri`. Default is `false` (not mounted).
+   */
+  jwks?: string | false | undefined;
 }
 
 /** Options of {@link relyingParty}. Read and validated once, when `relyingParty()` is called. */
-export interface RelyingPartyOptions {
+export interface RelyingPartyOptions extends FapiOptions {
   /**
    * The provider's issuer URL; its metadata is discovered from
    * `<issuer>/.well-known/openid-configuration` on first need and cached.
@@ -39,7 +49,7 @@ export interface RelyingPartyOptions {
   issuer: string;
   /** The client identifier registered at the provider. */
   clientId: string;
-  /** The client secret; required for `client_secret_basic` and `client_secret_post`. */
+  /** The client secret; required for `client_secret_basic`, `client_secret_post` and `client_secret_jwt`. */
   clientSecret?: string | undefined;
   /**
    * Public origin of the app, with an optional path prefix
@@ -58,7 +68,13 @@ export interface RelyingPartyOptions {
    * `response_mode`) are rejected. Default is `{}`.
    */
   authorizationParams?: Readonly<Record<string, string>> | undefined;
-  /** Token endpoint authentication. Default is `'client_secret_basic'`. */
+  /**
+   * How the client authenticates at the token, revocation and PAR
+   * endpoints: `client_secret_basic`, `client_secret_post`,
+   * `client_secret_jwt` (an HS256 assertion with the secret),
+   * `private_key_jwt` (an assertion signed with `clientPrivateKey`) or
+   * `none`. Default is `'client_secret_basic'`.
+   */
   clientAuthMethod?: ClientAuthMethod | undefined;
   /** Route paths; a route set to `false` is not mounted. Default is `{ login: '/login', callback: '/callback', logout: '/logout' }`. */
   routes?: RoutesOptions | undefined;
@@ -161,7 +177,7 @@ export interface LoginDetails {
 }
 
 /** The validated, frozen form of {@link RelyingPartyOptions}. */
-export interface Config {
+export interface Config extends FapiConfig {
   readonly issuer: URL;
   readonly allowInsecureRequests: boolean;
   readonly clientId: string;
@@ -173,7 +189,7 @@ export interface Config {
   /** `scope` includes `openid`: an ID token (and a nonce) is required. */
   readonly openid: boolean;
   readonly authorizationParams: Readonly<Record<string, string>>;
-  readonly routes: Readonly<{ login: string | false; callback: string; logout: string | false; backchannelLogout: string | false }>;
+  readonly routes: Readonly<{ login: string | false; callback: string; logout: string | false; backchannelLogout: string | false; jwks: string | false }>;
   readonly postLogoutRedirect: string;
   readonly httpTimeout: number;
   readonly idTokenSigningAlg: IdTokenSigningAlg;
@@ -220,9 +236,10 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
   'name',
   'silentLogin',
   'onLogin',
+  ...FAPI_OPTION_NAMES,
 ];
-const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout'] as const;
-const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
+const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout', 'jwks'] as const;
+const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
 const reservedAuthorizationParams = new Set([
   'client_id',
   'redirect_uri',
@@ -357,7 +374,7 @@ function routePath(value: unknown, name: string, fallback: string, mayBeDisabled
 }
 
 function parseRoutes(value: unknown): Config['routes'] {
-  if (value === undefined) return Object.freeze({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: false });
+  if (value === undefined) return Object.freeze({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: false, jwks: false });
   if (!isPlainObject(value)) throw invalid(`\`routes\` must be an object (got ${describe(value)}).`);
   rejectUnknownKeys(value, knownRoutes, 'routes.');
   if (value.callback === false) {
@@ -368,8 +385,9 @@ function parseRoutes(value: unknown): Config['routes'] {
     callback: routePath(value.callback, 'routes.callback', '/callback', false) as string,
     logout: routePath(value.logout, 'routes.logout', '/logout', true),
     backchannelLogout: value.backchannelLogout === undefined ? false : routePath(value.backchannelLogout, 'routes.backchannelLogout', '', true),
+    jwks: value.jwks === undefined ? false : routePath(value.jwks, 'routes.jwks', '', true),
   };
-  const mounted = [routes.login, routes.callback, routes.logout, routes.backchannelLogout].filter((path) => path !== false);
+  const mounted = [routes.login, routes.callback, routes.logout, routes.backchannelLogout, routes.jwks].filter((path) => path !== false);
   if (new Set(mounted).size !== mounted.length) throw invalid('`routes` must use a different path for each route.');
   return Object.freeze(routes);
 }
@@ -427,7 +445,7 @@ export function parseOptions(options: unknown): Config {
     throw invalid(`\`clientAuthMethod\` must be one of ${clientAuthMethods.join(', ')} (got ${describe(clientAuthMethod)}).`);
   }
   const clientSecret = options.clientSecret === undefined ? undefined : requiredString(options.clientSecret, 'clientSecret');
-  if (clientAuthMethod !== 'none' && clientSecret === undefined) {
+  if (clientAuthMethod !== 'none' && clientAuthMethod !== 'private_key_jwt' && clientSecret === undefined) {
     throw invalid(`\`clientSecret\` is required with clientAuthMethod "${String(clientAuthMethod)}". For a public client use clientAuthMethod: 'none'.`);
   }
 
@@ -464,7 +482,6 @@ export function parseOptions(options: unknown): Config {
     routes,
     postLogoutRedirect,
     httpTimeout: positiveInteger(options.httpTimeout, 'httpTimeout', 5000),
-    idTokenSigningAlg: parseIdTokenSigningAlg(options.idTokenSigningAlg),
     clockTolerance: nonNegativeInteger(options.clockTolerance, 'clockTolerance', 60),
     loginTimeout: positiveInteger(options.loginTimeout, 'loginTimeout', 600_000),
     maxPendingLogins: positiveInteger(options.maxPendingLogins, 'maxPendingLogins', 5),
@@ -478,5 +495,11 @@ export function parseOptions(options: unknown): Config {
     name: parseName(options.name),
     silentLogin: optionalBoolean(options.silentLogin, 'silentLogin') ?? false,
     onLogin: parseOnLogin(options.onLogin),
+    // PAR, JWT client authentication, DPoP, request objects, profile; and idTokenSigningAlg, whose default the profile sets
+    ...(parseFapiOptions(options, {
+      clientAuthMethod: clientAuthMethod as ClientAuthMethod,
+      idTokenSigningAlg: parseIdTokenSigningAlg(options.idTokenSigningAlg),
+      jwksRoute: routes.jwks,
+    }) as FapiConfig & { idTokenSigningAlg: IdTokenSigningAlg }),
   });
 }

@@ -1,9 +1,11 @@
 import * as client from 'openid-client';
 import createDebug from 'debug';
 import { clientAuthentication } from './client-auth.js';
+import { dpopHandle } from './dpop.js';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
 import { providerFetch } from './provider-fetch.js';
+import { checkProviderRequirements } from './provider-requirements.js';
 
 const debug = createDebug('express-relying-party:provider');
 
@@ -11,6 +13,8 @@ const debug = createDebug('express-relying-party:provider');
 export interface Provider {
   /** The configuration, discovering it on first use; a failed discovery is retried by the next call. */
   get(): Promise<client.Configuration>;
+  /** With `dpop`: the option that makes an openid-client call send DPoP proofs; else `undefined`. */
+  dpop(): Promise<client.DPoPOptions | undefined>;
 }
 
 /**
@@ -45,8 +49,10 @@ export function createProvider(config: Config): Provider {
         [client.customFetch]: fetcher,
       });
       debug('discovered %s', config.issuer.href);
+      checkProviderRequirements(config, discovered.serverMetadata());
       return discovered;
     } catch (err) {
+      if (err instanceof RelyingPartyError) throw err;
       throw discoveryError(err, config);
     }
   }
@@ -77,7 +83,11 @@ export function createProvider(config: Config): Provider {
     return next;
   }
 
-  return {
+  const provider: Provider = {
+    async dpop() {
+      if (config.dpopKey === undefined) return undefined;
+      return { DPoP: await dpopHandle(config.dpopKey, await provider.get()) };
+    },
     get() {
       if (configuration) {
         configuration = withJwksRefetch(configuration);
@@ -99,6 +109,7 @@ export function createProvider(config: Config): Provider {
       return pending;
     },
   };
+  return provider;
 }
 
 /** Where openid-client looks for the discovery document of `issuer` (RFC 8414 §3 style for OpenID: appended to the path). */

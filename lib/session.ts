@@ -17,6 +17,16 @@ export interface PendingLogin {
   returnTo: string;
   /** Epoch milliseconds when the login started. */
   createdAt: number;
+  /** How the authorization request was sent, when it was pushed (PAR) or signed (JAR); carried into the auth record. */
+  authorizationRequest?: AuthorizationRequestKind;
+}
+
+/** How a login's authorization request reached the provider. */
+export interface AuthorizationRequestKind {
+  /** pushed from the server (PAR, RFC 9126) */
+  pushed: boolean;
+  /** a signed request object (JAR, RFC 9101) */
+  signed: boolean;
 }
 
 /**
@@ -35,6 +45,10 @@ export interface AuthRecord {
   signedInAt: number;
   accessToken: string;
   tokenType: string;
+  /** For a DPoP-bound access token: the RFC 7638 thumbprint of the key it is bound to (`cnf.jkt`). */
+  jkt?: string;
+  /** How the sign-in's authorization request was sent, when it was pushed or signed. */
+  authorizationRequest?: AuthorizationRequestKind;
   /** Epoch seconds when the access token expires, when the provider said. */
   expiresAt?: number;
   /** Epoch seconds from which the access token counts as expiring and is refreshed. */

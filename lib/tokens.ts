@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import createDebug from 'debug';
+import { boundKeyOf } from './dpop.js';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
 import { providerError } from './provider.js';
@@ -36,6 +37,9 @@ export function toAuthRecord(tokens: TokenResponse, config: Config, previous?: A
     accessToken: tokens.access_token,
     tokenType: tokens.token_type,
   };
+  const jkt = boundKeyOf(tokens.token_type, config.dpopKey);
+  if (jkt !== undefined) record.jkt = jkt;
+  if (previous?.authorizationRequest !== undefined) record.authorizationRequest = previous.authorizationRequest;
   const expiresIn = tokens.expiresIn();
   if (expiresIn !== undefined) {
     record.expiresAt = Math.floor(now / 1000) + expiresIn;
@@ -200,7 +204,7 @@ export class TokenRefresher {
     const configuration = await this.#provider.get();
     let next: AuthRecord;
     try {
-      const tokens = await client.refreshTokenGrant(configuration, refreshToken);
+      const tokens = await client.refreshTokenGrant(configuration, refreshToken, undefined, await this.#provider.dpop());
       next = toAuthRecord(tokens, this.#config, record);
       const claims = tokens.claims();
       if (claims && record.idToken && claims.sub !== idTokenClaims(record)?.sub) {

@@ -319,4 +319,82 @@ if (!chromiumFound && !skipRequested) {
       BROWSER_TEST_TIMEOUT,
     );
   });
+
+  (skipRequested ? describe.skip : describe)('example app in a browser, FAPI 2.0 mode (SANDBOX_PROFILE=fapi2)', () => {
+    let demo: RunningDemo;
+
+    beforeAll(async () => {
+      mkdirSync(screenshotDir, { recursive: true });
+      demo = await startDemo(configFromEnv({ PORT: '0', SANDBOX_PORT: '0', SANDBOX_PROFILE: 'fapi2' }), { logError: () => undefined });
+    });
+    afterAll(async () => {
+      await demo?.close();
+    });
+
+    it(
+      'signs in with PAR, private_key_jwt and DPoP; the profile shows the binding; the accounts load; signs out',
+      async () => {
+        const browser = await openBrowser();
+        const { page } = browser;
+        const authorizeRequests: string[] = [];
+        page.on('request', (request) => {
+          if (request.url().startsWith(`${demo.issuer}/auth?`)) authorizeRequests.push(request.url());
+        });
+        try {
+          await page.goto(demo.url);
+          await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+          await signInAtSandbox(page, 'Fiona Fapi');
+          // the browser only ever carried a reference to the pushed request
+          expect(authorizeRequests.map((url) => [...new URL(url).searchParams.keys()].sort())).toEqual([['client_id', 'request_uri']]);
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await expectHeading(page, 'Confirm it’s you');
+          await page.getByLabel('One-time code').fill('135790');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expectHeading(page, 'Hello, Fiona Fapi!');
+
+          await page.getByRole('navigation').getByRole('link', { name: 'Profile' }).click();
+          await expectHeading(page, 'Your profile');
+          const facts = await page.locator('dl.facts').innerText();
+          expect(facts).toContain('DPoP');
+          expect(facts).toContain(`DPoP, key thumbprint ${demo.fapiKeys?.dpopKey ?? 'missing'}`);
+          expect(facts).toContain('pushed by the app to the provider first (PAR)');
+          expect(await page.content()).not.toMatch(/eyJ[\w-]+\.eyJ/);
+          await screenshot(page, 'fapi-01-profile-dpop-binding');
+
+          await page.getByRole('navigation').getByRole('link', { name: 'Accounts' }).click();
+          await expectHeading(page, 'Your accounts');
+          await expect(page.getByRole('rowheader', { name: 'Everyday current account' }).isVisible()).resolves.toBe(true);
+          await screenshot(page, 'fapi-02-accounts');
+
+          await page.getByRole('button', { name: 'Sign out' }).click();
+          await expectHeading(page, 'You are signed out of Relying Party Demo');
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+
+    it(
+      'shows the binding on a 390 px wide phone screen without horizontal scrolling',
+      async () => {
+        const browser = await openBrowser(PHONE);
+        const { page } = browser;
+        try {
+          await page.goto(`${demo.url}/profile`);
+          await signInAtSandbox(page, 'Gus');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expectHeading(page, 'Your profile');
+          await expectNoHorizontalOverflow(page);
+          await screenshot(page, 'fapi-phone-profile');
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+  });
 }

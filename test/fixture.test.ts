@@ -182,7 +182,10 @@ describe('test provider', () => {
 describe('fault proxy', () => {
   it('answers the token endpoint with an injected 500', async () => {
     await expect(redeemWithTokenFault({ kind: 'status', status: 500 })).rejects.toThrow();
-    expect(tp.requests.at(-1)).toEqual({ method: 'POST', path: '/token', search: '', headers: expect.any(Object), fault: 'status' });
+    expect(tp.requests.at(-1)).toEqual({ method: 'POST', path: '/token', search: '', headers: expect.any(Object), form: expect.any(URLSearchParams), fault: 'status' });
+    // the form was recorded, the injected answer kept it from the provider
+    expect(tp.requests.at(-1)?.form?.get('grant_type')).toBe('authorization_code');
+    expect(tp.requests.at(-1)?.status).toBeUndefined();
   });
 
   it('re-signs a tampered ID token with the provider key: only the claim is wrong', async () => {

@@ -106,7 +106,7 @@ describe('relyingParty() options', () => {
 
   describe('other options', () => {
     it.each([
-      [{ clientAuthMethod: 'private_key' }, /`clientAuthMethod` must be one of client_secret_basic, client_secret_post, none/],
+      [{ clientAuthMethod: 'private_key' }, /`clientAuthMethod` must be one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none/],
       [{ httpTimeout: -1 }, /`httpTimeout` must be a positive whole number/],
       [{ httpTimeout: '5000' }, /`httpTimeout` must be a positive whole number/],
       [{ maxPendingLogins: 0 }, /`maxPendingLogins` must be a positive whole number/],

@@ -14,7 +14,7 @@ import session from 'express-session';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { relyingParty } from 'express-relying-party';
-import { startSandbox } from 'express-relying-party/sandbox';
+import { generateSigningKey, startSandbox } from 'express-relying-party/sandbox';
 import type { Sandbox, SandboxOptions } from 'express-relying-party/sandbox';
 import { signIn } from 'express-relying-party/testing';
 import { USAGE, UsageError, banner, parseCommandLine } from '../lib/sandbox/command.js';
@@ -51,6 +51,10 @@ describe('startSandbox() options', () => {
     [{ redirectUris, users: [{ sub: 'a', acr: 'x' }] }, '`users[0].acr` cannot be set'],
     [{ redirectUris, claims: { openid: 'groups' } }, '`claims.openid` must be an array of claim names'],
     [{ redirectUris, api: { audience: 'x', scope: ['a'] } }, 'unknown option `api.scope`. Did you mean `scopes`?'],
+    [{ redirectUris, profile: 'fapi1' }, "`profile` must be 'fapi2'"],
+    [{ redirectUris, profile: 'fapi2' }, "profile 'fapi2' registers the app as a private_key_jwt client: set `clientJwksUri` to the app's JWK Set URL"],
+    [{ redirectUris, clientJwksUri: '/jwks' }, '`clientJwksUri` must be an absolute URL such as http://localhost:3000/jwks'],
+    [{ redirectUris, profile: 'fapi2', clientJwksUri: `${BASE_URL}/jwks`, signingKeys: [{ kty: 'RSA', alg: 'RS256' }] }, "profile 'fapi2' signs with PS256, ES256, EdDSA only"],
   ])('%p is refused: %s', async (options, message) => {
     await expect(startSandbox(options as SandboxOptions)).rejects.toMatchObject({ code: 'invalid_options', message: expect.stringContaining(message) });
   });
@@ -171,6 +175,73 @@ describe('a sandbox with an API', () => {
   });
 });
 
+describe('a sandbox for a private_key_jwt client (clientJwksUri), and in FAPI 2.0 mode', () => {
+  /** An app that authenticates with `key` and serves its public part at /jwks, listening so the sandbox can read it. */
+  async function keyApp(options: { profile?: 'fapi2' }) {
+    const key = await generateSigningKey('PS256');
+    const server = createServer();
+    const { port } = await listen(server, 0, '127.0.0.1');
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const sandbox = await startSandbox({ redirectUris: [`${baseUrl}/callback`], clientJwksUri: `${baseUrl}/jwks`, ...options });
+    const app = express();
+    app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+    app.use(
+      relyingParty({
+        issuer: sandbox.issuer,
+        clientId: sandbox.clientId,
+        baseUrl,
+        clientAuthMethod: 'private_key_jwt',
+        clientPrivateKey: key,
+        routes: { jwks: '/jwks' },
+        ...(options.profile === 'fapi2' ? { profile: 'fapi2', dpop: true, dpopKey: await generateSigningKey('PS256') } : { idTokenSigningAlg: 'RS256' }),
+      }),
+    );
+    app.get('/me', (req, res) => {
+      res.json({ sub: req.auth.user?.sub, type: req.auth.accessToken?.type, request: req.auth.authorizationRequest });
+    });
+    server.on('request', app);
+    return { sandbox, app, close: () => Promise.all([sandbox.close(), closeServer(server)]) };
+  }
+
+  it('signs in an app that authenticates with private_key_jwt, its key read from clientJwksUri', async () => {
+    const { sandbox, app, close } = await keyApp({});
+    try {
+      expect(sandbox.profile).toBeUndefined();
+      const cookie = await signIn(app, { sandbox, user: { sub: 'alice' } });
+      expect((await request(app).get('/me').set('Cookie', cookie)).body).toEqual({ sub: 'alice', type: 'bearer', request: { pushed: false, signed: false } });
+    } finally {
+      await close();
+    }
+  });
+
+  it("with profile 'fapi2', requires PAR and DPoP, signs PS256, and signs in a FAPI 2.0 client", async () => {
+    const { sandbox, app, close } = await keyApp({ profile: 'fapi2' });
+    try {
+      const metadata = (await (await fetch(`${sandbox.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      expect(metadata).toMatchObject({ require_pushed_authorization_requests: true, id_token_signing_alg_values_supported: ['PS256'], authorization_response_iss_parameter_supported: true });
+      const cookie = await signIn(app, { sandbox, user: { sub: 'alice' } });
+      expect((await request(app).get('/me').set('Cookie', cookie)).body).toEqual({ sub: 'alice', type: 'DPoP', request: { pushed: true, signed: false } });
+    } finally {
+      await close();
+    }
+  });
+
+  it("with profile 'fapi2', refuses an authorization request that was not pushed", async () => {
+    const { sandbox, close } = await keyApp({ profile: 'fapi2' });
+    try {
+      const response = await fetch(
+        `${sandbox.issuer}/auth?${new URLSearchParams({ client_id: sandbox.clientId, response_type: 'code', scope: 'openid', redirect_uri: sandbox.redirectUris[0] ?? '', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }).toString()}`,
+        { redirect: 'manual' },
+      );
+      const location = new URL(response.headers.get('location') ?? '');
+      expect(location.searchParams.get('error')).toBe('invalid_request');
+      expect(location.searchParams.get('error_description')).toMatch(/Pushed Authorization Request must be used/);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('a sandbox with an issuer path', () => {
   let sandbox: Sandbox;
 
@@ -264,9 +335,31 @@ describe('the express-relying-party-sandbox command line', () => {
     [['--redirect-uri', 'http://x/cb', '--users', '[oops'], '--users: not valid JSON'],
     [['--redirect-uri', 'http://x/cb', '--users', '/nonexistent/users.json'], '--users: cannot read /nonexistent/users.json'],
     [['--redirect-uri', 'http://x/cb', '--api-scope', 'a'], '--api-scope needs --api-audience'],
+    [['--redirect-uri', 'http://x/cb', '--profile', 'fapi1'], '--profile must be fapi2 (got "fapi1")'],
   ])('refuses %p: %s', (args, message) => {
     expect(() => parseCommandLine(args)).toThrow(UsageError);
     expect(() => parseCommandLine(args)).toThrow(message);
+  });
+
+  it('--profile fapi2 reads the app keys from <redirect URI origin>/jwks unless --client-jwks-uri says otherwise', () => {
+    const fapi = parseCommandLine(['--redirect-uri', 'http://localhost:3000/callback', '--profile', 'fapi2']) as { options: SandboxOptions };
+    expect(fapi.options).toMatchObject({ profile: 'fapi2', clientJwksUri: 'http://localhost:3000/jwks' });
+    const given = parseCommandLine(['--redirect-uri', 'http://localhost:3000/callback', '--profile=fapi2', '--client-jwks-uri=http://localhost:3000/.well-known/jwks.json']) as { options: SandboxOptions };
+    expect(given.options.clientJwksUri).toBe('http://localhost:3000/.well-known/jwks.json');
+    expect(USAGE).toContain('--profile fapi2');
+  });
+
+  it('prints what a FAPI 2.0 app needs, and no client secret, in FAPI 2.0 mode', async () => {
+    const sandbox = await startSandbox({ redirectUris, profile: 'fapi2', clientJwksUri: `${BASE_URL}/jwks` });
+    try {
+      const text = banner(sandbox, { clientSecretGiven: false, knownUsers: [] });
+      expect(text).not.toContain('OIDC_CLIENT_SECRET');
+      expect(text).not.toContain('client secret changes');
+      expect(text).toContain(`The app authenticates with private_key_jwt; its public keys are read from ${BASE_URL}/jwks`);
+      expect(text).toContain("relyingParty({ profile: 'fapi2', clientAuthMethod: 'private_key_jwt',");
+    } finally {
+      await sandbox.close();
+    }
   });
 
   it('prints the settings as env lines ready to paste', async () => {

@@ -74,6 +74,14 @@ declare module 'oidc-provider' {
     cookies?: { keys?: string[] };
     clientBasedCORS?: (ctx: unknown, origin: string, client: ClientInstance) => boolean;
     renderError?: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Awaitable<void>;
+    /** The fetch oidc-provider uses for client `jwks_uri` and the like. */
+    fetch?: (url: URL | string, options: Record<string, unknown>) => Promise<Response>;
+    /** Allowed JWS algorithms per use (FAPI profiles narrow them). */
+    enabledJWA?: Partial<Record<
+      'clientAuthSigningAlgValues' | 'idTokenSigningAlgValues' | 'requestObjectSigningAlgValues'
+      | 'dPoPSigningAlgValues' | 'userinfoSigningAlgValues',
+      string[]
+    >>;
     ttl?: Partial<Record<
       'AccessToken' | 'AuthorizationCode' | 'IdToken' | 'RefreshToken'
       | 'Interaction' | 'Session' | 'Grant',
@@ -96,6 +104,12 @@ declare module 'oidc-provider' {
         }>;
       };
       backchannelLogout?: { enabled: boolean };
+      /** FAPI profile, for every client or per client. */
+      fapi?: { enabled: boolean; profile?: '2.0' | '1.0 Final' | ((ctx: unknown, client: ClientInstance) => '2.0' | '1.0 Final' | undefined) };
+      pushedAuthorizationRequests?: { enabled: boolean; requirePushedAuthorizationRequests?: boolean };
+      requestObjects?: { enabled: boolean; requireSignedRequestObject?: boolean };
+      /** RFC 9449; `nonceSecret` (32 bytes) enables server-issued nonces. */
+      dPoP?: { enabled: boolean; nonceSecret?: Buffer; requireNonce?: (ctx: unknown) => boolean };
       rpInitiatedLogout?: {
         enabled: boolean;
         logoutSource?: (ctx: KoaContextWithOIDC, form: string) => Awaitable<void>;

@@ -102,11 +102,12 @@ export function createCallback(config: Config, provider: Provider) {
         expectedNonce: login.nonce,
         pkceCodeVerifier: login.codeVerifier,
         idTokenExpected: config.openid,
-      });
+      }, undefined, await provider.dpop());
     } catch (err) {
       throw providerError(err, 'The token exchange failed');
     }
     const record = toAuthRecord(tokens, config);
+    if (login.authorizationRequest !== undefined) record.authorizationRequest = login.authorizationRequest;
     const claims = tokens.claims();
     if (config.openid && (claims === undefined || record.idToken === undefined)) {
       throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import createDebug from 'debug';
+import { buildAuthorizationRequest } from '../authorization-request.js';
 import { authRouteHeaders, searchOf } from '../http.js';
 import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
@@ -63,7 +64,11 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
       const login: PendingLogin = { provider: config.name, codeVerifier, returnTo, createdAt: Date.now() };
       if (options.silent) login.silent = true;
       if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
-      const authorizationUrl = client.buildAuthorizationUrl(configuration, parameters);
+      // PAR, JAR and dpop_jkt as the options say
+      const request = await buildAuthorizationRequest(config, provider, configuration, parameters);
+      // recorded when it was not a plain one: sessions stay small
+      if (request.pushed || request.signed) login.authorizationRequest = { pushed: request.pushed, signed: request.signed };
+      const authorizationUrl = request.url;
 
       addPendingLogin(session, state, login, config);
       // stored before the redirect, or a fast provider could send the browser back first

@@ -31,6 +31,10 @@ Options:
                                     their claims other than the standard ones come with scope openid
   --api-audience <url>              issue JWT access tokens for this API (resource indicator)
   --api-scope <scope>               a scope of that API (repeatable; default accounts:read)
+  --profile fapi2                   FAPI 2.0 Security Profile: pushed authorization requests,
+                                    private_key_jwt and DPoP-bound tokens required; PS256 tokens
+  --client-jwks-uri <url>           the app's public JWK Set URL, for private_key_jwt (with
+                                    --profile fapi2, default: the first redirect URI's origin + /jwks)
   -h, --help                        show this help
 `;
 
@@ -45,6 +49,8 @@ const optionSpec = {
   users: { type: 'string' },
   'api-audience': { type: 'string' },
   'api-scope': { type: 'string', multiple: true },
+  profile: { type: 'string' },
+  'client-jwks-uri': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -114,6 +120,16 @@ export function parseCommandLine(args: readonly string[]): Command {
     port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535 (got "${values.port}").`);
   }
+  if (values.profile !== undefined && values.profile !== 'fapi2') throw new UsageError(`--profile must be fapi2 (got "${values.profile}").`);
+  const profile = values.profile;
+  let clientJwksUri = values['client-jwks-uri'];
+  if (profile === 'fapi2' && clientJwksUri === undefined) {
+    try {
+      clientJwksUri = `${new URL(redirectUris[0] ?? '').origin}/jwks`;
+    } catch {
+      throw new UsageError(`--redirect-uri must be an absolute URL (got "${redirectUris[0] ?? ''}").`);
+    }
+  }
   const users = values.users === undefined ? undefined : readUsers(values.users);
   const claims = extraClaims(users);
   const options: SandboxOptions = {
@@ -127,6 +143,8 @@ export function parseCommandLine(args: readonly string[]): Command {
     users: users as SandboxOptions['users'],
     claims: claims.length === 0 ? undefined : { openid: claims },
     api: values['api-audience'] === undefined ? undefined : { audience: values['api-audience'], scopes: values['api-scope'] },
+    profile,
+    clientJwksUri,
   };
   if (values['api-scope'] !== undefined && options.api === undefined) throw new UsageError('--api-scope needs --api-audience.');
   return { help: false, options };
@@ -134,6 +152,15 @@ export function parseCommandLine(args: readonly string[]): Command {
 
 /** What the command prints once the sandbox runs: the settings as env lines, ready to paste. */
 export function banner(sandbox: Sandbox, options: { clientSecretGiven: boolean; knownUsers: readonly string[] }): string {
+  const privateKeyJwt = sandbox.clientJwksUri !== undefined;
+  const fapi = sandbox.profile === 'fapi2'
+    ? [
+        'FAPI 2.0 Security Profile: the app must push its authorization requests (PAR), authenticate with',
+        "private_key_jwt and bind its tokens with DPoP: relyingParty({ profile: 'fapi2', clientAuthMethod: 'private_key_jwt',",
+        "clientPrivateKey, dpop: true, dpopKey, routes: { jwks: '/jwks' } }). ID tokens are signed PS256.",
+        '',
+      ]
+    : [];
   return [
     `${BANK_NAME} (an OpenID provider for development) is running at ${sandbox.issuer}`,
     '',
@@ -141,13 +168,15 @@ export function banner(sandbox: Sandbox, options: { clientSecretGiven: boolean; 
     '',
     `OIDC_ISSUER=${sandbox.issuer}`,
     `OIDC_CLIENT_ID=${sandbox.clientId}`,
-    `OIDC_CLIENT_SECRET=${sandbox.clientSecret}`,
+    ...(privateKeyJwt ? [] : [`OIDC_CLIENT_SECRET=${sandbox.clientSecret}`]),
     '',
+    ...(privateKeyJwt ? [`The app authenticates with private_key_jwt; its public keys are read from ${sandbox.clientJwksUri ?? ''}`, ''] : []),
+    ...fapi,
     `Redirect URIs: ${sandbox.redirectUris.join(' ')}`,
     `After logout:  ${sandbox.postLogoutRedirectUris.join(' ')}`,
     `Sign in with any username and password${options.knownUsers.length === 0 ? '' : ` (test users: ${options.knownUsers.join(', ')})`}.`,
     'One-time code: leave it empty (acr urn:openbanking:psd2:ca), or type any 6 digits (urn:openbanking:psd2:sca).',
-    ...(options.clientSecretGiven ? [] : ['The client secret changes at every start; pass --client-secret to keep one.']),
+    ...(options.clientSecretGiven || privateKeyJwt ? [] : ['The client secret changes at every start; pass --client-secret to keep one.']),
     'Press Ctrl-C to stop.',
   ].join('\n');
 }

@@ -11,8 +11,11 @@ import type { SandboxViews } from './views.js';
  * The oidc-provider configuration of the sandbox: one confidential client
  * (the app), the standard scopes and claims, PKCE for everyone, refresh
  * tokens, RP-initiated logout, and JWT access tokens for the optional API.
- * Everything the sandbox decides about the protocol is here; the pages
- * are in `interactions.ts` and `views.ts`.
+ * With `profile: 'fapi2'`, oidc-provider's FAPI 2.0 profile: pushed
+ * authorization requests required, a `private_key_jwt` client whose
+ * tokens are DPoP-bound, PS256/ES256/EdDSA only. Everything the sandbox
+ * decides about the protocol is here; the pages are in `interactions.ts`
+ * and `views.ts`.
  */
 export function providerConfiguration(args: {
   config: SandboxConfig;
@@ -25,6 +28,10 @@ export function providerConfiguration(args: {
 }): Configuration {
   const { config, users, signingKeys, oidcProvider, views, interactionPath } = args;
   const { api, accessTokenTtl } = config;
+  const fapi2 = config.profile === 'fapi2';
+  const fapiAlgs = ['PS256', 'ES256', 'EdDSA'];
+  // ID tokens and JWT access tokens are signed with the first key's algorithm
+  const tokenAlg = typeof signingKeys[0]?.alg === 'string' ? signingKeys[0].alg : 'RS256';
   return {
     adapter: oidcProvider.createMemoryAdapter(),
     clients: [
@@ -36,9 +43,28 @@ export function providerConfiguration(args: {
         post_logout_redirect_uris: [...config.postLogoutRedirectUris],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: tokenAlg,
+        ...(config.clientJwksUri === undefined
+          ? { token_endpoint_auth_method: 'client_secret_basic' }
+          : { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: config.clientJwksUri }),
+        // FAPI 2.0: sender-constrained tokens
+        ...(fapi2 ? { dpop_bound_access_tokens: true } : {}),
       },
     ],
+    ...(fapi2
+      ? {
+          enabledJWA: {
+            clientAuthSigningAlgValues: fapiAlgs,
+            idTokenSigningAlgValues: fapiAlgs,
+            requestObjectSigningAlgValues: fapiAlgs,
+            dPoPSigningAlgValues: fapiAlgs,
+          },
+        }
+      : {}),
+    // the app's JWK Set is on this machine: oidc-provider refuses loopback
+    // addresses to protect real deployments from SSRF; the sandbox only
+    // ever fetches the one jwks_uri its options name
+    fetch: (url, options) => fetch(url, { ...options, dispatcher: undefined } as RequestInit),
     jwks: { keys: signingKeys.map((key) => ({ ...key })) },
     findAccount: users.findAccount,
     scopes: Object.keys(config.claims),
@@ -57,6 +83,10 @@ export function providerConfiguration(args: {
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
+      fapi: fapi2 ? { enabled: true, profile: '2.0' } : { enabled: false },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: fapi2 },
+      requestObjects: { enabled: true },
+      dPoP: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx: KoaContextWithOIDC, form: string) => {
@@ -85,7 +115,7 @@ export function providerConfiguration(args: {
                 audience: api.audience,
                 accessTokenFormat: 'jwt',
                 accessTokenTTL: accessTokenTtl,
-                jwt: { sign: { alg: 'RS256' } },
+                jwt: { sign: { alg: tokenAlg } },
               };
             },
           }

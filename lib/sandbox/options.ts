@@ -59,6 +59,21 @@ export interface SandboxOptions {
   readonly signingKeys?: readonly JWK[] | undefined;
   /** Lifetime of access tokens in seconds. Default is `600`. */
   readonly accessTokenTtl?: number | undefined;
+  /**
+   * The app's public JWK Set URL (`relyingParty()`'s `routes.jwks`, e.g.
+   * `http://localhost:3000/jwks`): the app is then registered for
+   * `private_key_jwt` with this `jwks_uri`, and its client secret is not
+   * used. Default: none (`client_secret_basic`).
+   */
+  readonly clientJwksUri?: string | undefined;
+  /**
+   * `'fapi2'`: the FAPI 2.0 Security Profile. Pushed authorization
+   * requests are required, the app must authenticate with
+   * `private_key_jwt` (so `clientJwksUri` is required) and get
+   * DPoP-bound tokens, and ID tokens and JWT access tokens are signed
+   * PS256. Default: none.
+   */
+  readonly profile?: 'fapi2' | undefined;
 }
 
 /** The standard OpenID Connect scopes and the claims they release (OpenID Connect Core 1.0, section 5.4). */
@@ -105,6 +120,8 @@ export interface SandboxConfig {
   readonly api: { readonly audience: string; readonly scopes: readonly string[] } | undefined;
   readonly signingKeys: readonly JWK[] | undefined;
   readonly accessTokenTtl: number;
+  readonly clientJwksUri: string | undefined;
+  readonly profile: 'fapi2' | undefined;
 }
 
 const knownOptions: readonly (keyof SandboxOptions)[] = [
@@ -121,7 +138,12 @@ const knownOptions: readonly (keyof SandboxOptions)[] = [
   'api',
   'signingKeys',
   'accessTokenTtl',
+  'clientJwksUri',
+  'profile',
 ];
+
+/** Signing algorithms the FAPI 2.0 profile allows. */
+const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA'];
 
 function invalid(message: string): RelyingPartyError {
   return new RelyingPartyError('invalid_options', `startSandbox(): ${message}`);
@@ -142,21 +164,24 @@ function optionalString(value: unknown, name: string): string | undefined {
   return value === undefined ? undefined : nonEmptyString(value, name);
 }
 
+/** An absolute http(s) URL without a fragment. */
+function webUrl(value: unknown, name: string, example: string): string {
+  const text = nonEmptyString(value, name);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid(`\`${name}\` must be an absolute URL such as ${example} (got "${text}").`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash) {
+    throw invalid(`\`${name}\` must be an http: or https: URL without a fragment (got "${text}").`);
+  }
+  return text;
+}
+
 function urlList(value: unknown, name: string): string[] {
   if (!Array.isArray(value) || value.length === 0) throw invalid(`\`${name}\` must be a non-empty array of URLs, such as ['http://localhost:3000/callback'].`);
-  return value.map((item: unknown, i) => {
-    const text = nonEmptyString(item, `${name}[${i}]`);
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw invalid(`\`${name}[${i}]\` must be an absolute URL such as http://localhost:3000/callback (got "${text}").`);
-    }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash) {
-      throw invalid(`\`${name}[${i}]\` must be an http: or https: URL without a fragment (got "${text}").`);
-    }
-    return text;
-  });
+  return value.map((item: unknown, i) => webUrl(item, `${name}[${i}]`, 'http://localhost:3000/callback'));
 }
 
 /** For each redirect URI, its origin + `/` and its folder (the `baseUrl` of an app mounted under a path). */
@@ -251,6 +276,23 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value;
 }
 
+function parseProfile(value: unknown): 'fapi2' | undefined {
+  if (value === undefined || value === 'fapi2') return value;
+  throw invalid("`profile` must be 'fapi2' (the FAPI 2.0 Security Profile), or left out.");
+}
+
+function parseClientJwksUri(value: unknown, profile: 'fapi2' | undefined): string | undefined {
+  if (value === undefined) {
+    if (profile === 'fapi2') {
+      throw invalid(
+        "profile 'fapi2' registers the app as a private_key_jwt client: set `clientJwksUri` to the app's JWK Set URL (relyingParty()'s routes.jwks), e.g. 'http://localhost:3000/jwks'.",
+      );
+    }
+    return undefined;
+  }
+  return webUrl(value, 'clientJwksUri', 'http://localhost:3000/jwks');
+}
+
 /** Validates `startSandbox()` options into a frozen config. Throws `RelyingPartyError` (`invalid_options`) naming the option. */
 export function parseSandboxOptions(options: unknown): SandboxConfig {
   if (!isPlainObject(options)) {
@@ -264,6 +306,10 @@ export function parseSandboxOptions(options: unknown): SandboxConfig {
   const claims = parseClaims(options.claims);
   if (options.signingKeys !== undefined && (!Array.isArray(options.signingKeys) || options.signingKeys.length === 0)) {
     throw invalid('`signingKeys` must be a non-empty array of private JWKs.');
+  }
+  const profile = parseProfile(options.profile);
+  if (profile === 'fapi2' && Array.isArray(options.signingKeys) && !options.signingKeys.every((key: JWK) => FAPI2_ALGS.includes(String(key.alg)))) {
+    throw invalid(`profile 'fapi2' signs with ${FAPI2_ALGS.join(', ')} only: every key of \`signingKeys\` needs one of them as its "alg".`);
   }
   return Object.freeze({
     redirectUris: Object.freeze(redirectUris),
@@ -283,5 +329,7 @@ export function parseSandboxOptions(options: unknown): SandboxConfig {
     api: parseApi(options.api),
     signingKeys: options.signingKeys as readonly JWK[] | undefined,
     accessTokenTtl: positiveInteger(options.accessTokenTtl, 'accessTokenTtl', 600),
+    clientJwksUri: parseClientJwksUri(options.clientJwksUri, profile),
+    profile,
   });
 }

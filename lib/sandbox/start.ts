@@ -25,6 +25,10 @@ export interface Sandbox {
   readonly redirectUris: readonly string[];
   /** The post-logout redirect URIs registered for the app. */
   readonly postLogoutRedirectUris: readonly string[];
+  /** `'fapi2'` when it runs the FAPI 2.0 Security Profile. */
+  readonly profile: 'fapi2' | undefined;
+  /** The app's registered JWK Set URL when it authenticates with `private_key_jwt`. */
+  readonly clientJwksUri: string | undefined;
   /**
    * Adds a user (or replaces the one with the same `sub`): typing its `sub`
    * at the login page signs in with exactly these claims. Throws
@@ -35,11 +39,11 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/** Generates an RS256 signing key as a private JWK whose `kid` is its RFC 7638 thumbprint. */
-export async function generateSigningKey(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+/** Generates an RSA signing key for `alg` (default `RS256`) as a private JWK whose `kid` is its RFC 7638 thumbprint. */
+export async function generateSigningKey(alg: 'RS256' | 'PS256' = 'RS256'): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = await exportJWK(privateKey);
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'RS256', use: 'sig' };
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig' };
 }
 
 /**
@@ -57,7 +61,7 @@ export async function generateSigningKey(): Promise<JWK> {
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const config = parseSandboxOptions(options);
   const oidcProvider = await loadOidcProvider();
-  const signingKeys = config.signingKeys ?? [await generateSigningKey()];
+  const signingKeys = config.signingKeys ?? [await generateSigningKey(config.profile === 'fapi2' ? 'PS256' : 'RS256')];
 
   // listen first: with port 0 the issuer URL is only known once the OS picked a port
   const server = createServer();
@@ -110,6 +114,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     clientSecret: config.clientSecret,
     redirectUris: config.redirectUris,
     postLogoutRedirectUris: config.postLogoutRedirectUris,
+    profile: config.profile,
+    clientJwksUri: config.clientJwksUri,
     addUser(user: SandboxUser) {
       users.add(validateUser(user, config.claims, 'addUser()'));
     },

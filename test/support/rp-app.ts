@@ -36,7 +36,8 @@ export function rpOptions(tp: TestProvider, overrides: Partial<RelyingPartyOptio
 function causesOf(err: Error): string[] {
   const causes: string[] = [];
   for (let cause = err.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    causes.push(`${cause.name} ${'code' in cause ? String(cause.code) : ''}: ${cause.message}`);
+    const description = 'error_description' in cause && typeof cause.error_description === 'string' ? ` (${cause.error_description})` : '';
+    causes.push(`${cause.name} ${'code' in cause ? String(cause.code) : ''}: ${cause.message}${description}`);
   }
   return causes;
 }
