@@ -59,9 +59,14 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
   if (config.routes.backchannelLogout) {
     routes.set(config.routes.backchannelLogout, { methods: ['POST'], handler: createBackchannelLogout(config, provider) });
   }
-  if (config.routes.jwks) routes.set(config.routes.jwks, { methods: ['GET', 'HEAD'], handler: createJwks(config) });
+  // the client's public keys need no session: served even while the session store is down
+  const jwksHandler = config.routes.jwks ? createJwks(config) : undefined;
 
   return function relyingPartyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (jwksHandler !== undefined && req.path === config.routes.jwks && (req.method === 'GET' || req.method === 'HEAD')) {
+      void jwksHandler(req, res, next);
+      return;
+    }
     let session: RequestSession;
     try {
       session = requireSession(req);

@@ -239,6 +239,15 @@ describe('routes.jwks', () => {
     expect((await request(plain).get('/jwks')).status).toBe(404);
   });
 
+  it('is served without a session: a session store that is down does not hide the keys from the provider', async () => {
+    const app = express();
+    // no express-session at all: every other route of the library would answer session_missing
+    app.use(relyingParty({ ...(pkjwt() as unknown as RelyingPartyOptions), routes: { jwks: '/jwks' } }));
+    const response = await request(app).get('/jwks');
+    expect(response.status).toBe(200);
+    expect((JSON.parse(response.text) as { keys: JWK[] }).keys).toHaveLength(1);
+  });
+
   it('refuses a path another route uses', () => {
     shouldReject(pkjwt({ routes: { jwks: '/login' } }), /different path for each route/);
   });
