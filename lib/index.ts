@@ -1,7 +1,8 @@
 export { relyingParty } from './middleware.js';
 export { requiresAuth } from './requires-auth.js';
 export { RelyingPartyError, ErrorCodes } from './errors.js';
-export type { ErrorCode, RelyingPartyErrorOptions } from './errors.js';
+export type { ErrorCode, RelyingPartyErrorOptions, StepUpChallenge } from './errors.js';
 export type { RelyingPartyOptions, RoutesOptions, ClientAuthMethod, IdTokenSigningAlg } from './options.js';
 export type { RequestAuth, AccessToken } from './context.js';
-export type { AuthRecord, PendingLogin, RelyingPartySessionData } from './session.js';
+export type { RequiresAuthOptions, LoginOptions, UserClaims } from './step-up-options.js';
+export type { AuthRecord, PendingLogin, AskedLogin, RelyingPartySessionData } from './session.js';

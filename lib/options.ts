@@ -176,7 +176,8 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
 ];
 const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout'] as const;
 const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
-const reservedAuthorizationParams = new Set([
+/** Authorization request parameters the library sets itself; `authorizationParams` may not. */
+export const reservedAuthorizationParams: ReadonlySet<string> = new Set([
   'client_id',
   'redirect_uri',
   'response_type',

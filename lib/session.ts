@@ -13,6 +13,23 @@ export interface PendingLogin {
   returnTo: string;
   /** Epoch milliseconds when the login started. */
   createdAt: number;
+  /** What a step-up or `req.auth.login()` asked for, checked at the callback (see `lib/step-up.ts`). */
+  asked?: AskedLogin;
+}
+
+/** What a login asked of the provider beyond the configured defaults; the callback checks the answer against it. */
+export interface AskedLogin {
+  /** `acr_values` sent: the ID token's `acr` must be one of them. */
+  acrValues?: string[];
+  /** `max_age` sent (seconds): the ID token's `auth_time` must be at most this old. */
+  maxAge?: number;
+  /** Scopes the access token must be granted. */
+  scopes?: string[];
+  /** The whole `scope` sent; taken as granted when the token response names none (RFC 6749 §5.1). */
+  scope?: string;
+  /** A step-up: the `sub` and `iss` of the signed-in user, who must be the one to come back. */
+  sub?: string;
+  iss?: string;
 }
 
 /**
@@ -38,6 +55,8 @@ export interface AuthRecord {
   refreshToken?: string;
   /** Claims from the userinfo endpoint, when fetched (`fetchUserInfo`). */
   userinfo?: Record<string, unknown>;
+  /** Set by a step-up: the page it was for, so that a page still unsatisfied right after it ends in an error, not in another redirect. */
+  steppedUpFor?: string;
 }
 
 /** Everything this library keeps in the session, under the one key `relyingParty`. */

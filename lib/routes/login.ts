@@ -7,11 +7,13 @@ import type { Provider } from '../provider.js';
 import { safeReturnTo } from '../return-to.js';
 import { addPendingLogin, requireSession, saveSession } from '../session.js';
 import type { PendingLogin } from '../session.js';
+import { authorizationRequest } from '../step-up.js';
+import type { LoginRequest } from '../step-up.js';
 
 const debug = createDebug('express-relying-party:login');
 
-/** Starts a login: records a pending login and redirects to the authorize endpoint. */
-export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string) => Promise<void>;
+/** Starts a login: records a pending login and redirects to the authorize endpoint; `request` adds a step-up's parameters. */
+export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string, request?: LoginRequest) => Promise<void>;
 
 /**
  * The login route and the login start it shares with `requiresAuth()`.
@@ -19,7 +21,7 @@ export type StartLogin = (req: Request, res: Response, next: NextFunction, retur
  * except `returnTo`, which stays in the session.
  */
 export function createLogin(config: Config, provider: Provider): { startLogin: StartLogin; loginHandler: RequestHandler } {
-  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string): Promise<void> {
+  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, request?: LoginRequest): Promise<void> {
     authRouteHeaders(res);
     try {
       const session = requireSession(req);
@@ -28,16 +30,17 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
       // PKCE always (S256), even for confidential clients: it binds the code to this browser's session
       const state = client.randomState();
       const codeVerifier = client.randomPKCECodeVerifier();
+      const { parameters: requested, asked } = authorizationRequest(config, request);
       const parameters: Record<string, string> = {
-        ...config.authorizationParams,
+        ...requested,
         redirect_uri: config.redirectUri,
         response_type: 'code',
-        scope: config.scope,
         state,
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
       };
       const login: PendingLogin = { codeVerifier, returnTo, createdAt: Date.now() };
+      if (asked) login.asked = asked;
       if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
       const authorizationUrl = client.buildAuthorizationUrl(configuration, parameters);
 
