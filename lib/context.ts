@@ -249,7 +249,7 @@ export class AuthContext implements RequestAuth {
     const returnTo = safeReturnTo(wanted ?? (req.method === 'GET' ? req.originalUrl : '/'));
     const record = this.#record;
     const asksMore = request.acrValues !== undefined || request.maxAge !== undefined || request.scopes !== undefined;
-    if (record && asksMore && repeatsStepUp(record, returnTo)) throw stepUpFailed('it asked for another one');
+    if (record && asksMore && repeatsStepUp(record, returnTo, request)) throw stepUpFailed('the app asks for the same again');
     let failure: unknown;
     const user = record && stepUpUser(this.#idTokenClaims(record));
     await this.#internals.startLogin(req, res, (err?: unknown) => (failure = err), returnTo, { ...request, user });

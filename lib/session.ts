@@ -55,8 +55,12 @@ export interface AuthRecord {
   refreshToken?: string;
   /** Claims from the userinfo endpoint, when fetched (`fetchUserInfo`). */
   userinfo?: Record<string, unknown>;
-  /** Set by a step-up: the page it was for, so that a page still unsatisfied right after it ends in an error, not in another redirect. */
-  steppedUpFor?: string;
+  /**
+   * Set by a step-up: the page it was for and what it asked, so that asking
+   * again for the same page right after it ends in an error, not in another
+   * redirect.
+   */
+  stepUp?: { returnTo: string } & Pick<AskedLogin, 'acrValues' | 'maxAge' | 'scopes'>;
 }
 
 /** Everything this library keeps in the session, under the one key `relyingParty`. */

@@ -124,12 +124,21 @@ const STEP_UP_REPEAT_MS = 60 * 1000;
 
 /**
  * True when the sign-in comes from a step-up for `returnTo` completed
- * moments ago: asking again for the same page would send the browser round
- * in circles (the provider's answer passed the callback's checks, yet the
- * page wants more), so the caller ends in `step_up_failed` instead.
+ * moments ago and `request` asks for nothing that one did not (without
+ * `request`: whatever it asks). Asking the provider again would send the
+ * browser round in circles: its answer passed the callback's checks, yet
+ * the page wants more. The caller ends in `step_up_failed` instead. A
+ * request for more (a shorter `max_age`, another `acr`, a new scope) gets
+ * one step-up; the next one for the same page is then covered by it.
  */
-export function repeatsStepUp(record: AuthRecord, returnTo: string): boolean {
-  return record.steppedUpFor === returnTo && Date.now() - record.signedInAt < STEP_UP_REPEAT_MS;
+export function repeatsStepUp(record: AuthRecord, returnTo: string, request?: LoginRequest): boolean {
+  const previous = record.stepUp;
+  if (previous?.returnTo !== returnTo || Date.now() - record.signedInAt >= STEP_UP_REPEAT_MS) return false;
+  if (request === undefined) return true;
+  const acr = request.acrValues === undefined || (previous.acrValues?.every((value) => request.acrValues?.includes(value)) ?? false);
+  const maxAge = request.maxAge === undefined || (previous.maxAge !== undefined && request.maxAge >= previous.maxAge);
+  const scopes = request.scopes === undefined || request.scopes.every((scope) => previous.scopes?.includes(scope));
+  return acr && maxAge && scopes;
 }
 
 export const stepUpFailed = (why: string) =>
@@ -210,5 +219,8 @@ export async function checkLoginAnswer(req: Request, login: PendingLogin, record
   if (missing.length > 0) {
     throw new RelyingPartyError('scope_not_granted', `The provider did not grant ${missing.join(', ')}. The session is unchanged.`);
   }
-  if (asked.sub !== undefined) record.steppedUpFor = login.returnTo;
+  if (asked.sub !== undefined) {
+    const { acrValues, maxAge, scopes } = asked;
+    record.stepUp = { returnTo: login.returnTo, ...(acrValues && { acrValues }), ...(maxAge !== undefined && { maxAge }), ...(scopes && { scopes }) };
+  }
 }

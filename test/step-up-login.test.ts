@@ -206,4 +206,17 @@ describe('req.auth.fetch() and RFC 9470', () => {
     expectError(again, 'step_up_failed', 403);
     expect(again.headers.location).toBeUndefined();
   });
+
+  it('lets a resource server that asks for more right after a step-up (a shorter max_age) have one more', async () => {
+    const agent = request.agent(rp.app);
+    const browser = await signInWith(agent, tp, { accountId: 'alice', acr: LOA1 });
+    await answerAtProvider(agent, tp, browser, redirectOf(await agent.get('/pay')), { accountId: 'alice', acr: LOA2 });
+    rs.answer = { status: 401, challenge: `Bearer error="insufficient_user_authentication", acr_values="${LOA2}", max_age=30` };
+    const authorize = redirectOf(await agent.get('/pay'));
+    expect(stepUpParams(authorize)).toMatchObject({ acr_values: LOA2, max_age: '30' });
+    const callback = await answerAtProvider(agent, tp, browser, authorize, { accountId: 'alice', acr: LOA2 });
+    expect(redirectOf(callback).pathname).toBe('/pay');
+    // and asking for that again is a loop
+    expectError(await agent.get('/pay'), 'step_up_failed', 403);
+  });
 });
