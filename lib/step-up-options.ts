@@ -12,13 +12,13 @@ export interface RequiresAuthOptions {
    * The sign-in's ID token `acr` must be one of these values. Unmet, a
    * browser page load steps up (a new authorization request with these as
    * `acr_values`, in this order); an API request gets `401` with an RFC 9470
-   * `insufficient_user_authentication` challenge. Default: any `acr`.
+   * `insufficient_user_authentication` challenge. Default is none: any `acr`.
    */
   acr?: string | readonly string[] | undefined;
   /**
    * Seconds: the user must have authenticated (ID token `auth_time`) at
    * most this long ago, give or take `clockTolerance`. Unmet, as `acr`, with
-   * `max_age`. Default: no limit.
+   * `max_age`. Default is none: no limit.
    */
   maxAge?: number | undefined;
   /**
@@ -26,15 +26,15 @@ export interface RequiresAuthOptions {
    * function builds them from the request, for dynamic scopes
    * (`(req) => [\`payments:${req.params.id}\`]`). Unmet, a browser page load
    * steps up asking for the configured `scope` plus these; an API request
-   * gets `403` with an `insufficient_scope` challenge. Default: none.
+   * gets `403` with an `insufficient_scope` challenge. Default is none.
    */
   scopes?: readonly string[] | ((req: Request) => readonly string[]) | undefined;
   /**
    * The user's claims (`req.auth.user`) must match: each listed claim equal
    * to the value (an array claim: containing it), an array of values
    * meaning "one of these"; or a function of the claims that returns `true`
-   * to let the request through. Unmet: `403`, never a new login. Default:
-   * any claims.
+   * to let the request through. Unmet: `403`, never a new login. Default
+   * is none: any claims.
    */
   claims?: UserClaims | ((claims: UserClaims) => boolean) | undefined;
 }
@@ -53,14 +53,14 @@ export interface LoginOptions {
   returnTo?: string | undefined;
   /**
    * Scopes to ask for on top of the configured `scope` (space-separated or
-   * an array); the callback checks that they were granted. Default: none.
+   * an array); the callback checks that they were granted. Default is none.
    */
   scope?: string | readonly string[] | undefined;
-  /** `acr_values` to ask for, in order (space-separated or an array); the callback checks the new ID token's `acr` is one of them. Default: none. */
+  /** `acr_values` to ask for, in order (space-separated or an array); the callback checks the new ID token's `acr` is one of them. Default is none. */
   acrValues?: string | readonly string[] | undefined;
-  /** `max_age` in seconds; the callback checks the new ID token's `auth_time`. Default: none. */
+  /** `max_age` in seconds; the callback checks the new ID token's `auth_time`. Default is none. */
   maxAge?: number | undefined;
-  /** `prompt`: `login`, `consent`, `select_account`, `create` (space-separated), or `none`. Default: none. */
+  /** `prompt`: `login`, `consent`, `select_account`, `create` (space-separated), or `none`. Default is none. */
   prompt?: string | undefined;
   /**
    * More authorization request parameters for this login, on top of the
