@@ -27,8 +27,9 @@ export interface AskedLogin {
   scopes?: string[];
   /** The whole `scope` sent; taken as granted when the token response names none (RFC 6749 §5.1). */
   scope?: string;
-  /** A step-up: the `sub` and `iss` of the signed-in user, who must be the one to come back. */
+  /** A step-up: the `sub` of the signed-in user, who must be the one to come back. */
   sub?: string;
+  /** A step-up: the `iss` of the signed-in user's ID token, which the new one must have too. */
   iss?: string;
 }
 
