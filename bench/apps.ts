@@ -9,7 +9,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 // the library's session typing (`SessionData.relyingParty`), read by the stats below
 import type {} from 'express-relying-party';
-import { PROTECTED_PATH } from './protocol.js';
+import { BENCH_ACR, PROTECTED_PATH, STEP_UP_PATH } from './protocol.js';
 import type { AppConfig, GuardUser, SessionStats } from './protocol.js';
 
 declare module 'express-session' {
@@ -101,6 +101,10 @@ async function oursApp(config: Extract<AppConfig, { kind: 'ours' }>): Promise<Bu
     }),
   );
   app.get(PROTECTED_PATH, requiresAuth(), (req, res) => {
+    res.json({ sub: req.auth?.user?.sub });
+  });
+  // (b+): the same route behind a guard with step-up options, met by the sign-in
+  app.get(STEP_UP_PATH, requiresAuth({ acr: [BENCH_ACR], scopes: ['openid', 'profile'] }), (req, res) => {
     res.json({ sub: req.auth?.user?.sub });
   });
   app.use(errorHandler);

@@ -83,7 +83,7 @@ export interface Probe {
   setCookies: string[];
 }
 
-export async function probeProtected(origin: string, cookie: string): Promise<Probe> {
-  const response = await fetch(`${origin}${PROTECTED_PATH}`, { headers: { cookie } });
+export async function probeProtected(origin: string, cookie: string, path = PROTECTED_PATH): Promise<Probe> {
+  const response = await fetch(`${origin}${path}`, { headers: { cookie } });
   return { status: response.status, body: await response.text(), setCookies: response.headers.getSetCookie() };
 }

@@ -35,6 +35,8 @@ function machineBusyMs(): number {
 export interface LoadSettings {
   seconds: number;
   connections: number;
+  /** Default is the protected route. */
+  path?: string;
 }
 
 /** Hit the protected route with the session cookie for `seconds`. */
@@ -45,7 +47,7 @@ export async function loadRound(app: AppHandle, cookie: string, settings: LoadSe
   const machineBefore = machineBusyMs();
   const started = performance.now();
   const instance = autocannon({
-    url: `${app.origin}${PROTECTED_PATH}`,
+    url: `${app.origin}${settings.path ?? PROTECTED_PATH}`,
     headers: { cookie },
     connections: settings.connections,
     duration: settings.seconds,

@@ -6,6 +6,10 @@
 
 /** The route every app guards; it answers `{"sub": …}` to a signed-in session. */
 export const PROTECTED_PATH = '/protected';
+/** (b)'s second route, guarded by `requiresAuth({ acr, scopes })`; same answer. */
+export const STEP_UP_PATH = '/protected-step-up';
+/** The `acr` of (b)'s sign-in, which its step-up route requires. */
+export const BENCH_ACR = 'urn:bench:loa:2';
 
 /** The hand-written guard's user: the test provider's account claims. */
 export interface GuardUser {

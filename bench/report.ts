@@ -11,8 +11,9 @@ export function renderReport(results: Results): { console: string; markdown: str
   const a = byKey.get('guard');
   const a2 = byKey.get('guardTokens');
   const b = byKey.get('ours');
+  const b2 = byKey.get('oursStepUp');
   const c = byKey.get('eoc');
-  if (!a || !a2 || !b || !c) throw new Error("results for (a), (a′), (b) and (c) are needed");
+  if (!a || !a2 || !b || !b2 || !c) throw new Error("results for (a), (a′), (b), (b+) and (c) are needed");
 
   const sections: string[] = [];
 
@@ -21,7 +22,7 @@ export function renderReport(results: Results): { console: string; markdown: str
     '## Protected route (signed-in session)',
     table(
       ['app', 'req/s median (min–max)', 'p99 ms median (min–max)', 'p50 ms', 'app CPU µs/req', 'Cookie in', 'Set-Cookie out', 'failures', 'other load, cores'],
-      [a, a2, b, c].map((d) => [
+      [a, a2, b, b2, c].map((d) => [
         d.app.label,
         withRange(d.rps, int),
         withRange(d.p99, two),
@@ -38,6 +39,7 @@ export function renderReport(results: Results): { console: string; markdown: str
       ['ratio', 'throughput', 'p99', 'CPU per request'],
       [
         ['(b) / (a)', ...pairedRatios(b, a)],
+        ['(b+) / (b) — requiresAuth({ acr, scopes }) against the plain guard, same app and session', ...pairedRatios(b2, b)],
         ["(b) / (a′) — same session data", ...pairedRatios(b, a2)],
         ["(a′) / (a) — session size alone", ...pairedRatios(a2, a)],
         ['(b) / (c)', ...pairedRatios(b, c)],
@@ -173,12 +175,15 @@ export function renderReport(results: Results): { console: string; markdown: str
   const p99Ratio = paired(b.app, a.app, (r) => r.p99).median;
   const cpuRatio = paired(b.app, a.app, (r) => r.cpuPerRequest).median;
   const loginCpuRatio = b.cpuPerLogin.median / c.cpuPerLogin.median;
+  const stepUpRpsRatio = paired(b2.app, b.app, (r) => r.rps).median;
+  const stepUpCpuRatio = paired(b2.app, b.app, (r) => r.cpuPerRequest).median;
   const discoveryOnce = [b, c].every((d) => (perLogin(d.app).get('GET /.well-known/openid-configuration') ?? 0) === 0 && (perLogin(d.app).get('GET /jwks') ?? 0) === 0);
   const targets = table(
     ['target', 'measured', 'verdict'],
     [
       ['(b) throughput ≥ 0.95× (a)', `${times(rpsRatio)} (CPU per request ${times(cpuRatio)})`, verdict(rpsRatio >= 0.95)],
       ['(b) p99 ≤ 1.1× (a)', times(p99Ratio), verdict(p99Ratio <= 1.1)],
+      ['(b+) `requiresAuth({ acr, scopes })` throughput ≥ 0.95× (b), the plain guard', `${times(stepUpRpsRatio)} (CPU per request ${times(stepUpCpuRatio)})`, verdict(stepUpRpsRatio >= 0.95)],
       [
         "for reference, not a target: (b) against (a′), the guard with (b)'s session data",
         `throughput ${times(paired(b.app, a2.app, (r) => r.rps).median)}, p99 ${times(paired(b.app, a2.app, (r) => r.p99).median)}, CPU per request ${times(paired(b.app, a2.app, (r) => r.cpuPerRequest).median)}`,
@@ -196,7 +201,7 @@ export function renderReport(results: Results): { console: string; markdown: str
   );
   sections.unshift('## Targets', targets);
   sections.push(`An abandoned login costs about ${int(pendingPerSession)} bytes of store per new session until the store expires that session.`);
-  sections.push(...analysis(a, a2, b, c));
+  sections.push(...analysis(a, a2, b, b2, c));
 
   const consoleText = [...sections, ...disturbance(selection), `(${results.durationSeconds.toFixed(0)} s)`].join('\n\n');
   const markdown = [

@@ -22,7 +22,7 @@ export interface Settings {
   sessionMaxAge: number;
 }
 
-export type AppKey = 'guard' | 'guardTokens' | 'ours' | 'eoc' | 'oursFapi';
+export type AppKey = 'guard' | 'guardTokens' | 'ours' | 'oursStepUp' | 'eoc' | 'oursFapi';
 
 export interface AppResult {
   key: AppKey;

@@ -4,6 +4,7 @@
  *   (a)  express-session + a hand-written guard (the floor)
  *   (a′) the same guard with (b)'s session contents: what session size alone costs
  *   (b)  relyingParty() + requiresAuth()
+ *   (b+) the same app, a route behind requiresAuth({ acr, scopes })
  *   (c)  Auth0's express-openid-connect + its requiresAuth()
  *   (b-FAPI) (b) with pushed authorization requests, private_key_jwt and
  *        DPoP-bound tokens: logins only, against (b) in the same rounds
@@ -21,13 +22,14 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import { accountClaims, startTestProvider } from '../test/fixtures/provider.js';
+import { DEFAULT_INTERACTION, accountClaims, startTestProvider } from '../test/fixtures/provider.js';
 import type { TestProvider } from '../test/fixtures/provider.js';
 import { startApp } from './app-handle.js';
 import type { AppHandle } from './app-handle.js';
 import { benchLoginAt, CookieJar, loginAt, probeProtected } from './http-client.js';
 import type { Probe } from './http-client.js';
 import { endpointOf, hammer, loadRound, loginRound } from './load.js';
+import { BENCH_ACR, PROTECTED_PATH, STEP_UP_PATH } from './protocol.js';
 import type { LoadRound, LoginRound } from './load.js';
 import { renderReport } from './report.js';
 import type { AppKey, AppResult, MemoryResult, MemorySample, Results, Settings } from './results.js';
@@ -62,6 +64,8 @@ interface Contender {
   cookie: string;
   /** provider requests made by the app's first login (discovery, JWKS, token…) */
   firstLogin?: Map<string, number>;
+  /** the route loaded; default is the protected route */
+  path?: string;
 }
 
 async function main(): Promise<void> {
@@ -147,7 +151,10 @@ async function main(): Promise<void> {
       for (const request of provider.requests.slice(first)) requests.set(endpointOf(request), (requests.get(endpointOf(request)) ?? 0) + 1);
       return { jar, requests };
     };
+    // (b)'s sign-in reaches the acr its step-up route requires
+    provider.nextInteraction = { accountId: 'alice', acr: BENCH_ACR };
     const oursLogin = await signIn(ours);
+    provider.nextInteraction = DEFAULT_INTERACTION;
     const eocLogin = await signIn(eoc);
     const fapiLogin = await signIn(oursFapi);
     // (a′): the same guard, its session holding what (b)'s holds, to tell session size from library overhead
@@ -157,37 +164,40 @@ async function main(): Promise<void> {
       { key: 'guard', label: '(a) express-session guard', app: guard, cookie: (await benchLoginAt(guard.origin)).header() },
       { key: 'guardTokens', label: "(a′) guard, session with (b)'s data", app: guardTokens, cookie: (await benchLoginAt(guardTokens.origin)).header() },
       { key: 'ours', label: '(b) relyingParty()', app: ours, cookie: oursLogin.jar.header(), firstLogin: oursLogin.requests },
+      { key: 'oursStepUp', label: '(b+) requiresAuth({ acr, scopes })', app: ours, cookie: oursLogin.jar.header(), path: STEP_UP_PATH },
       { key: 'eoc', label: '(c) express-openid-connect', app: eoc, cookie: eocLogin.jar.header(), firstLogin: eocLogin.requests },
     ];
 
     // the protected route, probed before the load: signed in, and which cookies travel
     const probes = new Map<string, Probe>();
     for (const contender of contenders) {
-      const probe = await probeProtected(contender.app.origin, contender.cookie);
+      const probe = await probeProtected(contender.app.origin, contender.cookie, contender.path ?? PROTECTED_PATH);
       if (probe.status !== 200 || !probe.body.includes('"sub":"alice"')) {
         throw new Error(`${contender.label}: the protected route answered ${probe.status} ${probe.body.slice(0, 200)}`);
       }
       probes.set(contender.key, probe);
     }
 
-    // protected-route load: warm-up, then alternating rounds a, a′, b, c, a, a′, b, c, …
+    // protected-route load: warm-up, then alternating rounds a, a′, b, b+, c, a, a′, b, b+, c, …
     log(`protected route: ${settings.warmupSeconds} s warm-up each, then ${settings.rounds} alternating rounds × ${settings.roundSeconds} s per app`);
     for (const contender of contenders) {
-      await loadRound(contender.app, contender.cookie, { seconds: settings.warmupSeconds, connections: settings.connections });
+      await loadRound(contender.app, contender.cookie, { seconds: settings.warmupSeconds, connections: settings.connections, ...(contender.path ? { path: contender.path } : {}) });
     }
     const rounds = new Map<string, LoadRound[]>(contenders.map((c) => [c.key, []]));
-    if (profile) await Promise.all(contenders.map((c) => c.app.profileStart()));
+    // (b+) runs in (b)'s process: one profile each
+    const profiled = contenders.filter((c) => c.key !== 'oursStepUp');
+    if (profile) await Promise.all(profiled.map((c) => c.app.profileStart()));
     for (let round = 0; round < settings.rounds; round++) {
       for (const contender of contenders) {
-        const result = await loadRound(contender.app, contender.cookie, { seconds: settings.roundSeconds, connections: settings.connections });
+        const result = await loadRound(contender.app, contender.cookie, { seconds: settings.roundSeconds, connections: settings.connections, ...(contender.path ? { path: contender.path } : {}) });
         rounds.get(contender.key)?.push(result);
         log(`  round ${round + 1} ${contender.label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms, ${result.cpuPerRequest.toFixed(0)} µs CPU/req, other load ${result.otherCores.toFixed(2)} cores`);
       }
     }
-    if (profile) await Promise.all(contenders.map((c) => c.app.profileStop(`${profileDir}${c.app.name}-protected.cpuprofile`)));
+    if (profile) await Promise.all(profiled.map((c) => c.app.profileStop(`${profileDir}${c.app.name}-protected.cpuprofile`)));
     // and after the load: still signed in, still no (or still a) Set-Cookie
     const probesAfter = new Map<string, Probe>();
-    for (const contender of contenders) probesAfter.set(contender.key, await probeProtected(contender.app.origin, contender.cookie));
+    for (const contender of contenders) probesAfter.set(contender.key, await probeProtected(contender.app.origin, contender.cookie, contender.path ?? PROTECTED_PATH));
 
     // whole logins, alternating b, b-FAPI, c in rounds
     log(`logins: ${settings.loginWarmup} warm-up, then ${settings.loginRounds} alternating rounds × ${settings.loginsPerRound} per app, ${settings.loginConcurrency} at a time`);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
@@ -25,6 +25,12 @@ import { DPOP_ALGS, DpopRefused, dpopVerifier } from './dpop-verifier.js';
  * scope) with the `WWW-Authenticate: Bearer …` header of RFC 6750, which
  * tells the client what went wrong.
  *
+ * `POST /payments` wants more: the token must show Strong Customer
+ * Authentication (`acr`) done at most five minutes ago (`auth_time`), or
+ * it answers 401 with an RFC 9470 `insufficient_user_authentication`
+ * challenge naming the `acr_values` and `max_age` it needs; and the user
+ * must have consented to this very payment (its `payments:…` scope), or it
+ * answers 403 `insufficient_scope` naming that scope.
  * With `dpop` (the FAPI 2.0 mode) it accepts only DPoP-bound tokens sent
  * as `Authorization: DPoP …` with a proof of the key they are bound to,
  * checked by oauth4webapi (see `dpop-verifier.ts`); its challenges are
@@ -47,6 +53,20 @@ export interface AccountsApiOptions {
    * `htu`. Default: bearer tokens.
    */
   readonly dpop?: { readonly publicUrl: string } | undefined;
+  /** The `acr` a payment needs. Default is `'urn:openbanking:psd2:sca'`. */
+  readonly paymentAcr?: string;
+  /** Seconds: how long ago the user may have authenticated for a payment. Default is `300`. */
+  readonly paymentMaxAge?: number;
+}
+
+/** A payment the API made. */
+export interface DemoPaymentReceipt {
+  id: string;
+  owner: string;
+  payee: string;
+  currency: string;
+  amount: string;
+  status: 'accepted';
 }
 
 const REALM = 'demo-api';
@@ -56,19 +76,40 @@ interface TokenLocals {
   token: JWTPayload;
 }
 
-/** RFC 6750 §3: the Bearer challenge, optionally with an error code, its description and the needed scope. */
-function challenge(params: { error?: string; description?: string; scope?: string }): string {
+/**
+ * RFC 6750 §3: the Bearer challenge, optionally with an error code, its
+ * description and the needed scope; RFC 9470 adds `acr_values` and `max_age`.
+ */
+function challenge(params: { error?: string | undefined; description?: string | undefined; scope?: string | undefined; acrValues?: string; maxAge?: number }): string {
   const parts = [`realm="${REALM}"`];
   if (params.error) parts.push(`error="${params.error}"`);
-  // quoted-string values: the descriptions below never contain quotes or backslashes
+  // quoted-string values: the descriptions, scopes and acr values here never contain quotes or backslashes
   if (params.description) parts.push(`error_description="${params.description}"`);
   if (params.scope) parts.push(`scope="${params.scope}"`);
+  if (params.acrValues) parts.push(`acr_values="${params.acrValues}"`);
+  if (params.maxAge !== undefined) parts.push(`max_age="${params.maxAge}"`);
   return `Bearer ${parts.join(', ')}`;
 }
 
 function deny(res: Response, status: 400 | 401 | 403, error: string | undefined, description: string, scope?: string): void {
   res.set('WWW-Authenticate', challenge({ error, description: error ? description : undefined, scope }));
   res.status(status).json({ error: error ?? 'unauthenticated', error_description: description });
+}
+
+/** RFC 9470 §3: the token is fine, the authentication behind it is not strong or recent enough. */
+function askForStepUp(res: Response, description: string, acrValues: string, maxAge: number): void {
+  res.set('WWW-Authenticate', challenge({ error: 'insufficient_user_authentication', description, acrValues, maxAge }));
+  res.status(401).json({ error: 'insufficient_user_authentication', error_description: description });
+}
+
+/** The payment a request body describes, or `undefined` when it is not one. */
+function paymentOf(body: unknown): { payee: string; currency: string; amount: string } | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { payee, currency, amount } = body as Record<string, unknown>;
+  if (typeof payee !== 'string' || !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(payee) || payee.length > 60) return undefined;
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return undefined;
+  if (typeof amount !== 'string' || !/^\d{1,9}\.\d{2}$/.test(amount)) return undefined;
+  return { payee, currency, amount };
 }
 
 /**
@@ -122,7 +163,7 @@ function denyDpop(res: Response, error: string | undefined, description: string)
 
 /** The demo API's Express router: `GET /accounts`. Mount it where `audience` points, e.g. `app.use('/api', accountsApi(…))`. */
 export function accountsApi(options: AccountsApiOptions): Router {
-  const { issuer, audience, requiredScope = 'accounts:read', httpTimeout = 5000 } = options;
+  const { issuer, audience, requiredScope = 'accounts:read', httpTimeout = 5000, paymentAcr = 'urn:openbanking:psd2:sca', paymentMaxAge = 300 } = options;
   const verifyDpop = options.dpop && dpopVerifier({ issuer, audience, publicUrl: options.dpop.publicUrl, httpTimeout });
 
   // discovered on first use and kept; a failed lookup is forgotten so the next request retries
@@ -214,8 +255,45 @@ export function accountsApi(options: AccountsApiOptions): Router {
     const owner = String(res.locals.token.sub);
     res.json({ owner, accounts: fakeAccountsOf(owner) });
   });
+
+  /** How the user authenticated, from the token (RFC 9068 §2.2.1): SCA, at most `paymentMaxAge` ago. */
+  function requireStrongRecentAuthentication(_req: Request, res: Response<unknown, TokenLocals>, next: NextFunction): void {
+    const { acr, auth_time: authTime } = res.locals.token;
+    if (acr !== paymentAcr) return askForStepUp(res, 'A payment needs Strong Customer Authentication', paymentAcr, paymentMaxAge);
+    // the same 5 s of clock tolerance as for the token's own times
+    if (typeof authTime !== 'number' || Date.now() / 1000 - authTime > paymentMaxAge + 5) {
+      return askForStepUp(res, 'A payment needs a recent authentication', paymentAcr, paymentMaxAge);
+    }
+    next();
+  }
+
+  router.post(
+    '/payments',
+    express.json({ limit: '2kb' }),
+    verifyAccessToken,
+    requireStrongRecentAuthentication,
+    function makePayment(req: Request, res: Response<unknown, TokenLocals>) {
+      const payment = paymentOf(req.body);
+      if (payment === undefined) {
+        res.status(400).json({ error: 'invalid_request', error_description: 'The body must be { payee, currency, amount } such as { "payee": "acme-energy", "currency": "GBP", "amount": "25.00" }' });
+        return;
+      }
+      // the user consented to this payment, and no other, at the provider
+      const scope = `payments:${payment.payee}:${payment.currency}:${payment.amount}`;
+      const granted = typeof res.locals.token.scope === 'string' ? res.locals.token.scope.split(' ') : [];
+      if (!granted.includes(scope)) return deny(res, 403, 'insufficient_scope', 'The user did not consent to this payment', scope);
+      const receipt: DemoPaymentReceipt = { id: `pay_${randomUUID()}`, owner: String(res.locals.token.sub), ...payment, status: 'accepted' };
+      res.status(201).json(receipt);
+    },
+  );
   router.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
+  });
+  // a body that is not JSON, or too large: the client's mistake, answered as JSON
+  router.use(function apiErrors(err: unknown, _req: Request, res: Response, next: NextFunction) {
+    const status = typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 500;
+    if (status < 400 || status >= 500) return next(err);
+    res.status(status).json({ error: 'invalid_request', error_description: 'The request body is not valid JSON of an acceptable size' });
   });
   return router;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -6,10 +7,12 @@ import type { Store } from 'express-session';
 import helmet from 'helmet';
 import { RelyingPartyError, relyingParty, requiresAuth } from 'express-relying-party';
 import type { PrivateKeyInput, RelyingPartyOptions } from 'express-relying-party';
+import type { StepUpChallenge } from 'express-relying-party';
+import { paymentScope } from 'express-relying-party/sandbox';
 import { accountsApi } from './api.js';
-import type { DemoAccount } from './api.js';
-import { accountsPage, errorPage, homePage, profilePage, signedOutPage } from './views.js';
-import type { AccountsResult, PageContext } from './views.js';
+import type { DemoAccount, DemoPaymentReceipt } from './api.js';
+import { accountsPage, errorPage, homePage, paymentPage, paymentsPage, profilePage, signedOutPage } from './views.js';
+import type { AccountsResult, PageContext, PaymentView } from './views.js';
 
 /**
  * The demo app: an ordinary Express app that becomes an OpenID Connect
@@ -38,6 +41,10 @@ export interface DemoAppOptions {
   readonly sessionStore?: Store;
   /** Receives server-side failures (5xx) with their stack and cause. Default is `console.error`. */
   readonly logError?: (err: unknown) => void;
+  /** The `acr` a payment needs (page and API). Default is `'urn:openbanking:psd2:sca'`, Sandbox Bank's Strong Customer Authentication. */
+  readonly paymentAcr?: string;
+  /** Seconds: how recent the authentication behind a payment must be, for the demo API. Default is `300`, as for the payment page. */
+  readonly apiPaymentMaxAge?: number;
   /**
    * FAPI 2.0 mode: the app authenticates with `private_key_jwt` (its public
    * key served at `/jwks`), pushes its authorization requests, binds its
@@ -61,6 +68,37 @@ function clientOptions(options: DemoAppOptions): Partial<RelyingPartyOptions> {
     routes: { jwks: '/jwks' },
   };
 }
+
+/** A payment the user started: pending until the demo API accepts it. Kept in the session. */
+export interface DemoPayment {
+  readonly id: string;
+  /** The `sub` of the user who started it: the session outlives a sign-out (`keepSessionData`), the payments are only theirs. */
+  readonly owner: string;
+  readonly payee: string;
+  readonly currency: 'GBP';
+  /** Two decimals: `25.00`. */
+  readonly amount: string;
+  receipt?: DemoPaymentReceipt;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The demo's payments, newest last. */
+    payments?: DemoPayment[];
+  }
+}
+
+/** Who the demo can pay. */
+export const PAYEES: readonly { id: string; name: string }[] = Object.freeze([
+  { id: 'acme-energy', name: 'Acme Energy' },
+  { id: 'city-water', name: 'City Water' },
+  { id: 'northwind-broadband', name: 'Northwind Broadband' },
+]);
+
+/** The payment page needs an authentication at most this old (seconds). */
+const PAYMENT_MAX_AGE = 300;
+/** Payments kept in a session at most; the oldest go first. */
+const MAX_PAYMENTS = 10;
 
 const staticDir = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -111,6 +149,8 @@ export function createApp(options: DemoAppOptions): Express {
   const https = baseUrl.startsWith('https:');
   const providerName = options.providerName ?? new URL(issuer).host;
   const sandbox = options.sandbox ?? false;
+  const paymentAcr = options.paymentAcr ?? 'urn:openbanking:psd2:sca';
+  const paymentsUrl = `${baseUrl}/api/payments`;
 
   const app = express();
   app.disable('x-powered-by');
@@ -139,7 +179,16 @@ export function createApp(options: DemoAppOptions): Express {
   // The accounts API comes before the session: it is a separate resource
   // server that trusts the bearer token only, never the app's cookie.
   // In FAPI mode it accepts DPoP-bound tokens only, with a proof of their key.
-  app.use('/api', accountsApi({ issuer, audience: apiAudience, ...(options.fapi ? { dpop: { publicUrl: `${baseUrl}/api` } } : {}) }));
+  app.use(
+    '/api',
+    accountsApi({
+      issuer,
+      audience: apiAudience,
+      paymentAcr,
+      paymentMaxAge: options.apiPaymentMaxAge ?? PAYMENT_MAX_AGE,
+      ...(options.fapi ? { dpop: { publicUrl: `${baseUrl}/api` } } : {}),
+    }),
+  );
 
   app.use(
     session({
@@ -184,6 +233,8 @@ export function createApp(options: DemoAppOptions): Express {
       // RFC 8707: name the API the access token is for; the provider puts it
       // in the token's `aud`, and the API accepts nothing else
       authorizationParams: { resource: apiAudience },
+      // a payment started before a step-up is still there after it (a sign-in starts a new session)
+      keepSessionData: ['payments'],
     }),
   );
 
@@ -220,7 +271,70 @@ export function createApp(options: DemoAppOptions): Express {
     res.status(result.ok ? 200 : result.status).type('html').send(accountsPage(pageContext(req), result));
   });
 
-  app.use(function notFound(req, res) {
+  // Payments: the form (a plain sign-in is enough), then the payment page,
+  // which needs Strong Customer Authentication in the last five minutes and
+  // the user's consent to this very payment (a dynamic scope). A sign-in
+  // without them is stepped up: the provider asks for the one-time code and
+  // the payment consent, and the browser comes back here.
+  const paymentsOf = (req: Request): DemoPayment[] => (req.session.payments ?? []).filter((payment) => payment.owner === req.auth.user?.sub);
+  const paymentOf = (req: Request): DemoPayment | undefined => paymentsOf(req).find((payment) => payment.id === req.params.id);
+
+  app.get('/payments', requiresAuth(), function payments(req, res) {
+    res.type('html').send(paymentsPage(pageContext(req), { payees: PAYEES, payments: paymentsOf(req).map(paymentView), maxAgeMinutes: PAYMENT_MAX_AGE / 60 }));
+  });
+
+  app.post('/payments', requiresAuth(), express.urlencoded({ extended: false, limit: '2kb' }), function startPayment(req, res) {
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    const payee = PAYEES.find((candidate) => candidate.id === form.payee);
+    const amount = typeof form.amount === 'string' ? normaliseAmount(form.amount) : undefined;
+    if (payee === undefined || amount === undefined) {
+      const values = { ...(typeof form.payee === 'string' ? { payee: form.payee } : {}), ...(typeof form.amount === 'string' ? { amount: form.amount } : {}) };
+      const error = payee === undefined ? 'Choose someone to pay.' : 'Enter an amount between 0.01 and 10000.00, like 25.00.';
+      res.status(400).type('html').send(paymentsPage(pageContext(req), { payees: PAYEES, payments: paymentsOf(req).map(paymentView), maxAgeMinutes: PAYMENT_MAX_AGE / 60, error, values }));
+      return;
+    }
+    const payment: DemoPayment = { id: randomBytes(12).toString('base64url'), owner: String(req.auth.user?.sub), payee: payee.id, currency: 'GBP', amount };
+    req.session.payments = [...paymentsOf(req), payment].slice(-MAX_PAYMENTS);
+    res.redirect(303, `/payments/${payment.id}/pay`);
+  });
+
+  app.get(
+    '/payments/:id/pay',
+    requiresAuth({
+      acr: paymentAcr,
+      maxAge: PAYMENT_MAX_AGE,
+      // the dynamic scope: consent to this payment, `payments:acme-energy:GBP:25.00`
+      scopes: (req) => {
+        const payment = paymentOf(req);
+        return payment === undefined || payment.receipt !== undefined ? [] : [paymentScope(payment)];
+      },
+    }),
+    async function pay(req, res) {
+      const payment = paymentOf(req);
+      if (payment === undefined) return notFound(req, res);
+      if (payment.receipt === undefined) {
+        const result = await sendPayment(req.auth, paymentsUrl, payment);
+        // the API itself asked for a stronger or fresher sign-in (RFC 9470): step up with what it asked,
+        // and this payment's consent again (a step-up replaces the tokens, and comes back here)
+        if (result.kind === 'step_up') return req.auth.login({ ...result.stepUp, scope: paymentScope(payment) });
+        if (result.kind === 'failed') {
+          res.status(result.status).type('html').send(paymentPage(pageContext(req), { payment: paymentView(payment), apiUrl: paymentsUrl, problem: result }));
+          return;
+        }
+        payment.receipt = result.receipt;
+      }
+      res.redirect(303, `/payments/${payment.id}`);
+    },
+  );
+
+  app.get('/payments/:id', requiresAuth(), function showPayment(req, res) {
+    const payment = paymentOf(req);
+    if (payment === undefined) return notFound(req, res);
+    res.type('html').send(paymentPage(pageContext(req), { payment: paymentView(payment), apiUrl: paymentsUrl }));
+  });
+
+  app.use(notFound);
+  function notFound(req: Request, res: Response): void {
     res.status(404).type('html').send(
       errorPage(pageContext(req), {
         status: 404,
@@ -230,7 +344,7 @@ export function createApp(options: DemoAppOptions): Express {
         retry: false,
       }),
     );
-  });
+  }
 
   // The library never renders errors: a failed login reaches this handler
   // as a RelyingPartyError. Its `code` says what happened, its `status` what
@@ -324,6 +438,36 @@ const errorCopy: Readonly<Record<string, ErrorCopy>> = {
     message: 'The app could not store your session. Please try again in a moment.',
     retry: true,
   },
+  acr_not_satisfied: {
+    title: 'A stronger sign-in is needed',
+    message: '{provider} did not confirm your sign-in as strongly as this page needs (with your one-time code), so nothing was done. Please try again.',
+    retry: true,
+  },
+  max_age_not_satisfied: {
+    title: 'A recent sign-in is needed',
+    message: '{provider} did not confirm that you signed in recently enough for this page, so nothing was done. Please try again.',
+    retry: true,
+  },
+  scope_not_granted: {
+    title: 'Not approved',
+    message: 'You did not approve everything this page needs at {provider} (for a payment: the payment itself), so nothing was done.',
+    retry: true,
+  },
+  step_up_user_mismatch: {
+    title: 'Signed in as someone else',
+    message: 'At {provider} you confirmed as another user than the one signed in here, so you were signed out of this app. Please sign in again.',
+    retry: true,
+  },
+  step_up_failed: {
+    title: 'This page cannot be opened now',
+    message: 'Your sign-in was confirmed at {provider} moments ago, yet this page still needs more than it gave. Please try again later.',
+    retry: false,
+  },
+  forbidden: {
+    title: 'You do not have access',
+    message: 'Your account cannot open this page.',
+    retry: false,
+  },
 };
 
 const misconfigured: ErrorCopy = {
@@ -357,6 +501,61 @@ export function describeError(err: unknown, providerName: string): ErrorCopy & {
     status,
     code,
   };
+}
+
+/** `25` → `25.00`, `1,000.5` → `1000.50`; `undefined` unless between 0.01 and 10000.00. */
+function normaliseAmount(input: string): string | undefined {
+  const text = input.trim().replace(/^£/, '').replace(/,/g, '');
+  if (!/^\d{1,5}(?:\.\d{1,2})?$/.test(text)) return undefined;
+  const pence = Math.round(Number(text) * 100);
+  return pence >= 1 && pence <= 1_000_000 ? (pence / 100).toFixed(2) : undefined;
+}
+
+function paymentView(payment: DemoPayment): PaymentView {
+  const payee = PAYEES.find((candidate) => candidate.id === payment.payee)?.name ?? payment.payee;
+  const amountText = new Intl.NumberFormat('en-GB', { style: 'currency', currency: payment.currency }).format(Number(payment.amount));
+  return { id: payment.id, payeeName: payee, amountText, scope: paymentScope(payment), reference: payment.receipt?.id };
+}
+
+function isReceipt(value: unknown, payment: DemoPayment): value is DemoPaymentReceipt {
+  if (typeof value !== 'object' || value === null) return false;
+  const { id, payee, currency, amount, status } = value as Record<string, unknown>;
+  return typeof id === 'string' && payee === payment.payee && currency === payment.currency && amount === payment.amount && status === 'accepted';
+}
+
+type PaymentResult =
+  | { readonly kind: 'sent'; readonly receipt: DemoPaymentReceipt }
+  | { readonly kind: 'step_up'; readonly stepUp: StepUpChallenge | undefined }
+  | { readonly kind: 'failed'; readonly status: number; readonly title: string; readonly message: string };
+
+/**
+ * Sends the payment to the demo API with the access token. The API may
+ * answer 401 with an RFC 9470 challenge (it wants a stronger or fresher
+ * authentication than the token shows): `req.auth.fetch()` rejects with
+ * `step_up_required`, carrying what it asked for, and the page steps up.
+ */
+async function sendPayment(auth: Request['auth'], url: string, payment: DemoPayment): Promise<PaymentResult> {
+  const unavailable = { kind: 'failed', status: 502, title: 'The payments API is not available', message: 'The payment was not sent. Please try again in a moment.' } as const;
+  let response: globalThis.Response;
+  try {
+    response = await auth.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ payee: payment.payee, currency: payment.currency, amount: payment.amount }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    if (err instanceof RelyingPartyError && err.code === 'step_up_required') return { kind: 'step_up', stepUp: err.stepUp };
+    if (err instanceof RelyingPartyError && err.status === 401) {
+      return { kind: 'failed', status: 401, title: 'Your access has ended', message: 'The provider no longer accepts this sign-in. Sign in again.' };
+    }
+    return unavailable;
+  }
+  if (response.status === 403) {
+    return { kind: 'failed', status: 403, title: 'The API did not accept the payment', message: `It answered: ${response.headers.get('www-authenticate') ?? '403'}.` };
+  }
+  const body: unknown = response.status === 201 ? await response.json().catch(() => undefined) : undefined;
+  return isReceipt(body, payment) ? { kind: 'sent', receipt: body } : unavailable;
 }
 
 function isDemoAccount(value: unknown): value is DemoAccount {

@@ -40,6 +40,7 @@ function layout(ctx: PageContext, title: string, content: Html): string {
           <li><a href="/">Home</a></li>
           <li><a href="/profile">Profile</a></li>
           <li><a href="/accounts">Accounts</a></li>
+          <li><a href="/payments">Payments</a></li>
         </ul>
       </nav>
       <div class="session">
@@ -74,6 +75,7 @@ export function homePage(ctx: PageContext): string {
         <p class="actions">
           <a class="button" href="/profile">See your profile</a>
           <a class="button secondary" href="/accounts">See your accounts</a>
+          <a class="button secondary" href="/payments">Make a payment</a>
         </p>
       </section>`,
     );
@@ -333,5 +335,99 @@ export function errorPage(ctx: PageContext, args: { status: number; title: strin
       </p>
       <p class="muted">Error code <code>${code}</code> · HTTP ${status}</p>
     </section>`,
+  );
+}
+
+/** A payment as the pages show it. */
+export interface PaymentView {
+  readonly id: string;
+  /** "Acme Energy" */
+  readonly payeeName: string;
+  /** "£25.00" */
+  readonly amountText: string;
+  /** The scope that asks for consent to it, e.g. `payments:acme-energy:GBP:25.00`. */
+  readonly scope: string;
+  /** The API's receipt id, once it accepted the payment. */
+  readonly reference: string | undefined;
+}
+
+/** `/payments`: the form that starts a payment, and the payments made so far. */
+export function paymentsPage(
+  ctx: PageContext,
+  args: { payees: readonly { id: string; name: string }[]; payments: readonly PaymentView[]; maxAgeMinutes: number; error?: string; values?: { payee?: string; amount?: string } },
+): string {
+  const { payees, payments, maxAgeMinutes, error, values = {} } = args;
+  return layout(
+    ctx,
+    'Payments',
+    html`<h1>Make a payment</h1>
+      <p>A payment needs more than the sign-in you have: Strong Customer Authentication (your one-time code) within the last
+        ${maxAgeMinutes} minutes, and your consent to this very payment at ${ctx.providerName}. The payment page asks for both
+        when it needs them: it is guarded by <code>requiresAuth({ acr, maxAge, scopes })</code>, which steps your sign-in up.</p>
+      ${error === undefined ? '' : html`<div class="alert" role="alert" id="form-error"><p>${error}</p></div>`}
+      <form method="post" action="/payments" class="form">
+        <label for="payee">Pay to</label>
+        <select id="payee" name="payee">
+          ${payees.map((payee) => html`<option value="${payee.id}"${payee.id === values.payee ? html` selected` : ''}>${payee.name}</option>`)}
+        </select>
+        <label for="amount">Amount in pounds</label>
+        <input id="amount" name="amount" type="text" inputmode="decimal" required value="${values.amount ?? '25.00'}"${
+          error === undefined ? '' : html` aria-invalid="true" aria-describedby="form-error"`
+        }>
+        <button type="submit">Continue to pay</button>
+      </form>
+      ${
+        payments.length === 0
+          ? ''
+          : html`<h2>Your payments</h2>
+            <table class="payments">
+              <thead><tr><th scope="col">To</th><th scope="col" class="number">Amount</th><th scope="col">Status</th></tr></thead>
+              <tbody>
+                ${payments.map(
+                  (payment) => html`<tr>
+                    <th scope="row"><a href="/payments/${payment.id}">${payment.payeeName}</a></th>
+                    <td class="number">${payment.amountText}</td>
+                    <td>${payment.reference === undefined ? 'not sent' : 'sent'}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }`,
+  );
+}
+
+/** `/payments/:id`: one payment, sent (with the API's receipt) or not yet. */
+export function paymentPage(ctx: PageContext, args: { payment: PaymentView; apiUrl: string; problem?: { title: string; message: string } }): string {
+  const { payment, apiUrl, problem } = args;
+  const sent = payment.reference !== undefined;
+  return layout(
+    ctx,
+    sent ? 'Payment sent' : 'Payment not sent',
+    html`<h1>${sent ? 'Payment sent' : 'Payment not sent yet'}</h1>
+      ${problem === undefined ? '' : html`<div class="alert" role="alert"><h2>${problem.title}</h2><p>${problem.message}</p></div>`}
+      <dl class="facts">
+        <dt>To</dt><dd>${payment.payeeName}</dd>
+        <dt>Amount</dt><dd>${payment.amountText}</dd>
+        <dt>Consent</dt><dd><code>${payment.scope}</code></dd>
+        ${sent ? html`<dt>Reference</dt><dd><code>${payment.reference}</code></dd>` : ''}
+      </dl>
+      ${
+        sent
+          ? html`<h2>How this payment was made</h2>
+            <ol class="flow">
+              <li>The payment page needs Strong Customer Authentication in the last few minutes and the consent
+                <code>${payment.scope}</code>: the app sent you to ${ctx.providerName} with <code>acr_values</code>,
+                <code>max_age</code> and that scope.</li>
+              <li>You approved the payment and confirmed it with your one-time code (or had just done so).</li>
+              <li>The app checked the new ID token (its <code>acr</code> and <code>auth_time</code>, the same user) and the
+                granted scope before using the new tokens.</li>
+              <li>It called <code>POST ${apiUrl}</code> with the access token. The API checked the token's <code>acr</code>,
+                <code>auth_time</code> and scope itself: without them it answers with a step-up challenge (RFC 9470) or
+                <code>insufficient_scope</code>.</li>
+            </ol>
+            <p class="actions"><a class="button" href="/payments">Make another payment</a></p>`
+          : html`<p class="actions"><a class="button" href="/payments/${payment.id}/pay">Pay now</a>
+              <a class="button secondary" href="/payments">Back to payments</a></p>`
+      }`,
   );
 }

@@ -1,14 +1,19 @@
 import type { NextFunction, Request, Response } from 'express';
 import * as client from 'openid-client';
 import { dpopFetch } from './dpop.js';
+import { stepUpChallengeOf } from './challenges.js';
 import { RelyingPartyError } from './errors.js';
 import type { Config } from './options.js';
 import { providerError } from './provider.js';
 import type { Provider } from './provider.js';
 import { authOf } from './session.js';
 import { instanceNamed } from './instances.js';
-import type { LoginOptions } from './routes/login.js';
 import type { AuthRecord, AuthorizationRequestKind, RequestSession } from './session.js';
+import { safeReturnTo } from './return-to.js';
+import { repeatsStepUp, stepUpFailed, stepUpUser } from './step-up.js';
+import type { LoginRequest } from './step-up.js';
+import { parseLoginOptions } from './step-up-options.js';
+import type { LoginOptions } from './step-up-options.js';
 import { idTokenClaims, needsRefresh } from './tokens.js';
 import type { TokenRefresher } from './tokens.js';
 
@@ -67,6 +72,15 @@ export interface RequestAuth {
   fetch(input: string | URL, init?: RequestInit): Promise<globalThis.Response>;
   /** Fetches the userinfo endpoint now, keeps the claims in the session (see `user`) and returns them. */
   fetchUserInfo(): Promise<Record<string, unknown>>;
+  /**
+   * Starts a login, or a step-up when signed in, from the app's own code:
+   * records the pending login and redirects the response to the provider
+   * (`acr_values`, `max_age`, the configured `scope` plus `scope`, `prompt`).
+   * At the callback the answer must give what was asked and, for a step-up,
+   * be the same user, as for `requiresAuth()` options. Resolves once the
+   * redirect is sent; rejects with a `RelyingPartyError`.
+   */
+  login(options?: LoginOptions): Promise<void>;
 }
 
 declare global {
@@ -87,7 +101,7 @@ export interface Internals {
   readonly config: Config;
   readonly provider: Provider;
   readonly refresher: TokenRefresher;
-  startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, options?: LoginOptions): Promise<void>;
+  startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, request?: LoginRequest): Promise<void>;
 }
 
 class AccessTokenView implements AccessToken {
@@ -174,6 +188,20 @@ export class AuthContext implements RequestAuth {
     return session && authOf(session, this.#owner.config);
   }
 
+  /** The ID token's claims, decoded once per request (a refresh may replace the token). */
+  #idTokenClaims(record: AuthRecord): Record<string, unknown> | undefined {
+    if (record.idToken === undefined) return undefined;
+    if (this.#decoded?.idToken !== record.idToken) this.#decoded = { idToken: record.idToken, claims: idTokenClaims(record) ?? {} };
+    return this.#decoded.claims;
+  }
+
+  /** The ID token claims (without userinfo) of `auth`, if it is one of ours and signed in; decoded once per request. */
+  static idTokenClaims(auth: unknown): Record<string, unknown> | undefined {
+    if (typeof auth !== 'object' || auth === null || !(#internals in auth)) return undefined;
+    const record = auth.#record;
+    return record && auth.#idTokenClaims(record);
+  }
+
   isAuthenticated(): boolean {
     return this.#record !== undefined;
   }
@@ -183,11 +211,7 @@ export class AuthContext implements RequestAuth {
   get user(): Record<string, unknown> | undefined {
     const record = this.#record;
     if (!record) return undefined;
-    let claims: Record<string, unknown> | undefined;
-    if (record.idToken !== undefined) {
-      if (this.#decoded?.idToken !== record.idToken) this.#decoded = { idToken: record.idToken, claims: idTokenClaims(record) ?? {} };
-      claims = this.#decoded.claims;
-    }
+    const claims = this.#idTokenClaims(record);
     return record.userinfo ? { ...claims, ...record.userinfo } : claims;
   }
   get idToken() {
@@ -230,7 +254,7 @@ export class AuthContext implements RequestAuth {
       headers.set('authorization', authorization(current));
       return fetch(input, { ...init, headers });
     };
-    const response = await send(token);
+    const response = await stepUpChecked(await send(token));
     const challenge = response.headers.get('www-authenticate') ?? '';
     if (response.status !== 401 || !/\berror="?invalid_token\b/i.test(challenge) || !replayable(init) || !this.#record?.refreshToken) {
       return response;
@@ -238,7 +262,7 @@ export class AuthContext implements RequestAuth {
     await response.body?.cancel();
     if (!(await this.refresh())) return response;
     const refreshed = this.accessToken;
-    return refreshed ? send(refreshed) : response;
+    return refreshed ? stepUpChecked(await send(refreshed)) : response;
   }
 
   async fetchUserInfo(): Promise<Record<string, unknown>> {
@@ -259,10 +283,41 @@ export class AuthContext implements RequestAuth {
     return userinfo;
   }
 
+  async login(options?: LoginOptions): Promise<void> {
+    const { returnTo: wanted, ...request } = parseLoginOptions(options);
+    const req = this.#req;
+    const res = req.res;
+    if (res === undefined) throw new RelyingPartyError('not_mounted', 'req.auth.login() needs the Express request of a route handler.');
+    const returnTo = safeReturnTo(wanted ?? (req.method === 'GET' ? req.originalUrl : '/'));
+    const record = this.#record;
+    const asksMore = request.acrValues !== undefined || request.maxAge !== undefined || request.scopes !== undefined;
+    if (record && asksMore && repeatsStepUp(record, returnTo, request)) throw stepUpFailed('the app asks for the same again');
+    let failure: unknown;
+    const user = record && stepUpUser(this.#idTokenClaims(record));
+    await this.#internals.startLogin(req, res, (err?: unknown) => (failure = err), returnTo, { ...request, user });
+    if (failure !== undefined) throw failure;
+  }
+
   /** Keeps tokens out of `JSON.stringify(req.auth)` and logs. */
   toJSON() {
     return { isAuthenticated: this.isAuthenticated(), provider: this.provider, user: this.user };
   }
+}
+
+/**
+ * A resource server's `401` with an RFC 9470 challenge
+ * (`insufficient_user_authentication`) becomes `step_up_required`, carrying
+ * the `acr_values`/`max_age` it asked for; any other response is returned.
+ */
+async function stepUpChecked(response: globalThis.Response): Promise<globalThis.Response> {
+  const stepUp = response.status === 401 ? stepUpChallengeOf(response.headers.get('www-authenticate')) : undefined;
+  if (stepUp === undefined) return response;
+  await response.body?.cancel();
+  throw new RelyingPartyError(
+    'step_up_required',
+    'The resource server asked for stronger or more recent authentication (RFC 9470): step up with req.auth.login({ ...err.stepUp }).',
+    { stepUp },
+  );
 }
 
 /** Calls the userinfo endpoint; openid-client checks that its `sub` is the ID token's. */

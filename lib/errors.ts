@@ -31,6 +31,14 @@
  * | `provider_misconfigured` | 502 | the provider and the configuration disagree: discovery names another issuer than `issuer`, or there is no discovery document at `<issuer>/.well-known/openid-configuration`; or it lacks what `profile: 'fapi2'` requires; or it answered a DPoP proof with a bearer token |
  * | `userinfo_sub_mismatch` | 502 | the userinfo endpoint answered about another user than the ID token's `sub` |
  * | `authorization_request_rejected` | 500 | the provider refused the pushed authorization request (`invalid_request`, `invalid_request_object`, …): the client's registration and the options disagree |
+ * | `acr_not_satisfied` | 403 | a step-up (or `req.auth.login({ acrValues })`) came back with an ID token whose `acr` is none of those asked for; the session is unchanged |
+ * | `max_age_not_satisfied` | 403 | a step-up with `max_age` came back with an ID token whose `auth_time` is missing or older than asked; the session is unchanged |
+ * | `scope_not_granted` | 403 | a step-up came back with an access token lacking a scope it asked for; the session is unchanged |
+ * | `step_up_user_mismatch` | 400 | a step-up came back signed in as another user (`sub` or `iss` changed); the session is signed out |
+ * | `step_up_failed` | 403 | a page still asked for more right after a step-up for it had completed: the browser is not sent to the provider again |
+ * | `step_up_required` | 401 | `req.auth.fetch()`: the resource server asked for stronger or fresher authentication (RFC 9470); `stepUp` holds what it asked for |
+ * | `forbidden` | 403 | a browser page of a `requiresAuth({ claims })` route, for a user whose claims do not match |
+ * | `scope_invalid` | 400 | a `requiresAuth({ scopes: (req) => … })` function built a scope that is not a valid scope token from this request |
  */
 export const ErrorCodes = Object.freeze({
   invalid_options: 'invalid_options',
@@ -60,6 +68,14 @@ export const ErrorCodes = Object.freeze({
   provider_misconfigured: 'provider_misconfigured',
   userinfo_sub_mismatch: 'userinfo_sub_mismatch',
   authorization_request_rejected: 'authorization_request_rejected',
+  acr_not_satisfied: 'acr_not_satisfied',
+  max_age_not_satisfied: 'max_age_not_satisfied',
+  scope_not_granted: 'scope_not_granted',
+  step_up_user_mismatch: 'step_up_user_mismatch',
+  step_up_failed: 'step_up_failed',
+  step_up_required: 'step_up_required',
+  forbidden: 'forbidden',
+  scope_invalid: 'scope_invalid',
 } as const);
 
 /** One of the documented {@link ErrorCodes}. */
@@ -93,6 +109,14 @@ const defaultStatus: Readonly<Record<ErrorCode, number>> = {
   provider_misconfigured: 502,
   userinfo_sub_mismatch: 502,
   authorization_request_rejected: 500,
+  acr_not_satisfied: 403,
+  max_age_not_satisfied: 403,
+  scope_not_granted: 403,
+  step_up_user_mismatch: 400,
+  step_up_failed: 403,
+  step_up_required: 401,
+  forbidden: 403,
+  scope_invalid: 400,
 };
 
 /** Options of the {@link RelyingPartyError} constructor. */
@@ -103,6 +127,19 @@ export interface RelyingPartyErrorOptions {
   cause?: unknown;
   /** The provider's OAuth `error` value, when the provider sent one. */
   providerError?: string | undefined;
+  /** For `step_up_required`: what the resource server asked for. */
+  stepUp?: StepUpChallenge | undefined;
+}
+
+/**
+ * What a resource server's RFC 9470 challenge asked for, shaped like the
+ * options of `req.auth.login()`: `req.auth.login({ ...err.stepUp })`.
+ */
+export interface StepUpChallenge {
+  /** The `acr_values` of the challenge, in order. */
+  readonly acrValues?: readonly string[] | undefined;
+  /** The `max_age` of the challenge, in seconds. */
+  readonly maxAge?: number | undefined;
 }
 
 /**
@@ -123,6 +160,8 @@ export class RelyingPartyError extends Error {
   readonly expose: boolean;
   /** The provider's OAuth `error` value (`access_denied`, `invalid_grant`, …) when it sent one. */
   readonly providerError?: string | undefined;
+  /** For `step_up_required`: the `acr_values`/`max_age` the resource server asked for. */
+  readonly stepUp?: StepUpChallenge | undefined;
 
   constructor(code: ErrorCode, message: string, options: RelyingPartyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: withoutSecrets(options.cause) });
@@ -132,11 +171,12 @@ export class RelyingPartyError extends Error {
     this.statusCode = this.status;
     this.expose = this.status < 500;
     if (options.providerError !== undefined) this.providerError = options.providerError;
+    if (options.stepUp !== undefined) this.stepUp = options.stepUp;
   }
 }
 
 /** Properties of an error in the cause chain that say what went wrong without carrying protocol values. */
-const SAFE_ERROR_KEYS = new Set(['name', 'message', 'stack', 'code', 'status', 'error', 'error_description', 'error_uri', 'claim', 'reason', 'cause', 'statusCode', 'expose', 'providerError']);
+const SAFE_ERROR_KEYS = new Set(['name', 'message', 'stack', 'code', 'status', 'error', 'error_description', 'error_uri', 'claim', 'reason', 'cause', 'statusCode', 'expose', 'providerError', 'stepUp']);
 /** Of a non-Error `cause` (openid-client and jose put parameters, claims and expected values there), only these survive. */
 const SAFE_DETAIL_KEYS = ['claim', 'attribute', 'reason', 'status', 'error', 'error_description'] as const;
 const MAX_CAUSE_DEPTH = 8;

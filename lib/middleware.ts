@@ -100,7 +100,7 @@ export function relyingParty(options: RelyingPartyOptions): RequestHandler {
     }
     if (config.silentLogin && wantsSilentLogin(req, session)) {
       (session.relyingParty ??= {}).silentLoginTried = true;
-      void startLogin(req, res, next, safeReturnTo(req.originalUrl), { silent: true });
+      void startLogin(req, res, next, safeReturnTo(req.originalUrl), { prompt: 'none', silent: true });
       return;
     }
     next();

@@ -240,7 +240,8 @@ const knownOptions: readonly (keyof RelyingPartyOptions)[] = [
 ];
 const knownRoutes = ['login', 'callback', 'logout', 'backchannelLogout', 'jwks'] as const;
 const clientAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
-const reservedAuthorizationParams = new Set([
+/** Authorization request parameters the library sets itself; `authorizationParams` may not. */
+export const reservedAuthorizationParams: ReadonlySet<string> = new Set([
   'client_id',
   'redirect_uri',
   'response_type',

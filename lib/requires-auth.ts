@@ -6,18 +6,11 @@ import { calledAsMiddleware } from './middleware.js';
 import { safeReturnTo } from './return-to.js';
 import { authOf } from './session.js';
 import type { RequestSession } from './session.js';
+import { requestFor } from './step-up.js';
+import { enforceRequirement } from './step-up-guard.js';
+import { parseRequiresAuthOptions, scopesFor } from './step-up-options.js';
+import type { RequiresAuthOptions } from './step-up-options.js';
 import { needsRefresh } from './tokens.js';
-
-/** Options of {@link requiresAuth}. */
-export interface RequiresAuthOptions {
-  /**
-   * Where a signed-out browser is sent instead of straight into a login: a
-   * page of the app (such as a "Sign in with A or B" chooser), given as a
-   * same-origin path; `?returnTo=<the page>` is added. Default: the login of
-   * the first `relyingParty()` mounted.
-   */
-  loginUrl?: string | undefined;
-}
 
 function parseLoginUrl(value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -31,17 +24,24 @@ function parseLoginUrl(value: unknown): string | undefined {
  * Guards a route. Signed in: `next()`, after refreshing an access token that
  * is expired or about to expire (`autoRefresh`). Signed out — or signed out
  * because the provider refused the refresh — a browser page load (GET
- * accepting `text/html`) is sent into the login flow (or to `loginUrl`) and
- * comes back to the same URL; anything else gets `401
- * {"error":"unauthenticated"}`. Needs `relyingParty()` mounted before it. No
- * I/O unless a refresh is due.
+ * accepting `text/html`) is sent into the login flow of the first
+ * `relyingParty()` mounted (or to `loginUrl`) and comes back to the same
+ * URL; anything else gets `401 {"error":"unauthenticated"}`. Needs
+ * `relyingParty()` mounted before it. No I/O unless a refresh is due.
+ *
+ * With `acr`, `maxAge`, `scopes` or `claims`, the sign-in must also meet
+ * what they require: a browser page load steps up (at the provider the
+ * user signed in with), an API request gets an RFC 9470 or
+ * `insufficient_scope` challenge; see {@link RequiresAuthOptions}. Options
+ * are validated now (`invalid_options`).
  */
-export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler {
+export function requiresAuth(options?: RequiresAuthOptions): RequestHandler {
   // eslint-disable-next-line prefer-rest-params
   if (calledAsMiddleware(arguments)) {
     throw new RelyingPartyError('invalid_options', 'requiresAuth must be called: app.get(path, requiresAuth(), handler), not requiresAuth.');
   }
-  const loginUrl = parseLoginUrl(options.loginUrl);
+  const requirement = parseRequiresAuthOptions(options);
+  const loginUrl = parseLoginUrl(options?.loginUrl);
   return function requiresAuthHandler(req: Request, res: Response, next: NextFunction): void {
     const first = AuthContext.internals(req.auth);
     const owner = AuthContext.owner(req.auth);
@@ -49,19 +49,26 @@ export function requiresAuth(options: RequiresAuthOptions = {}): RequestHandler 
       return next(new RelyingPartyError('not_mounted', 'requiresAuth() needs relyingParty() mounted before it: app.use(relyingParty({ ... })).'));
     }
     const record = authOf(req.session as RequestSession, owner.config);
-    if (record && !(owner.config.autoRefresh && needsRefresh(record, owner.config))) return next();
+    if (record && !(owner.config.autoRefresh && needsRefresh(record, owner.config))) {
+      return requirement === undefined ? next() : enforceRequirement(requirement, req, res, next, owner, record);
+    }
 
     const guard = async () => {
       if (record) {
         await owner.refresher.refresh(req);
-        if (req.auth.isAuthenticated()) return next();
+        const refreshed = authOf(req.session as RequestSession, owner.config);
+        if (refreshed) return requirement === undefined ? next() : enforceRequirement(requirement, req, res, next, owner, refreshed);
       }
       // a HEAD request never starts a login: it would store state no browser comes back for
       if (isBrowserNavigation(req) && req.method !== 'HEAD') {
         const returnTo = safeReturnTo(req.originalUrl);
-        if (loginUrl === undefined) return first.startLogin(req, res, next, returnTo);
-        const separator = loginUrl.includes('?') ? '&' : '?';
-        return res.redirect(`${loginUrl}${separator}${new URLSearchParams({ returnTo }).toString()}`);
+        if (loginUrl !== undefined) {
+          const separator = loginUrl.includes('?') ? '&' : '?';
+          return res.redirect(`${loginUrl}${separator}${new URLSearchParams({ returnTo }).toString()}`);
+        }
+        // a route's requirement is asked for at once, not in a second round trip
+        const request = requirement && requestFor(requirement, scopesFor(requirement.scopes, req), undefined);
+        return first.startLogin(req, res, next, returnTo, request);
       }
       res.status(401).json({ error: 'unauthenticated' });
     };

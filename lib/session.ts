@@ -19,6 +19,8 @@ export interface PendingLogin {
   createdAt: number;
   /** How the authorization request was sent, when it was pushed (PAR) or signed (JAR); carried into the auth record. */
   authorizationRequest?: AuthorizationRequestKind;
+  /** What a step-up or `req.auth.login()` asked for, checked at the callback (see `lib/step-up.ts`). */
+  asked?: AskedLogin;
 }
 
 /** How a login's authorization request reached the provider. */
@@ -27,6 +29,22 @@ export interface AuthorizationRequestKind {
   pushed: boolean;
   /** a signed request object (JAR, RFC 9101) */
   signed: boolean;
+}
+
+/** What a login asked of the provider beyond the configured defaults; the callback checks the answer against it. */
+export interface AskedLogin {
+  /** `acr_values` sent: the ID token's `acr` must be one of them. */
+  acrValues?: string[];
+  /** `max_age` sent (seconds): the ID token's `auth_time` must be at most this old. */
+  maxAge?: number;
+  /** Scopes the access token must be granted. */
+  scopes?: string[];
+  /** The whole `scope` sent; taken as granted when the token response names none (RFC 6749 §5.1). */
+  scope?: string;
+  /** A step-up: the `sub` of the signed-in user, who must be the one to come back. */
+  sub?: string;
+  /** A step-up: the `iss` of the signed-in user's ID token, which the new one must have too. */
+  iss?: string;
 }
 
 /**
@@ -58,6 +76,12 @@ export interface AuthRecord {
   refreshToken?: string;
   /** Claims from the userinfo endpoint, when fetched (`fetchUserInfo`). */
   userinfo?: Record<string, unknown>;
+  /**
+   * Set by a step-up: the page it was for and what it asked, so that asking
+   * again for the same page right after it ends in an error, not in another
+   * redirect.
+   */
+  stepUp?: { returnTo: string } & Pick<AskedLogin, 'acrValues' | 'maxAge' | 'scopes'>;
 }
 
 /** Everything this library keeps in the session, under the one key `relyingParty`. */

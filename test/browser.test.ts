@@ -2,8 +2,9 @@
  * The onboarding demo, clicked through in a real browser (Debian's
  * Chromium driven by playwright-core): home → Sign in → sandbox login →
  * consent → SCA → profile → accounts → sign out of the app → sign out of
- * the sandbox, plus the SCA code checks, Deny at consent, and every page on
- * a 390 px wide phone screen. Every step leaves a screenshot in
+ * the sandbox, plus the SCA code checks, Deny at consent, a payment that
+ * steps the sign-in up to SCA and a payment consent, and every page on a
+ * 390 px wide phone screen. Every step leaves a screenshot in
  * test-artifacts/screenshots/.
  *
  * Without Chromium these tests FAIL (saying how to install it); set
@@ -278,6 +279,8 @@ if (!chromiumFound && !skipRequested) {
           await check('Your profile', '07-profile');
           await page.goto(`${demo.url}/accounts`);
           await check('Your accounts', '08-accounts');
+          await page.goto(`${demo.url}/payments`);
+          await check('Make a payment', '08b-payments');
           await page.goto(`${demo.url}/nowhere`);
           await check('Page not found', '09-error');
           await page.goto(`${demo.url}/profile`);
@@ -285,6 +288,87 @@ if (!chromiumFound && !skipRequested) {
           await check('You are signed out of Relying Party Demo', '10-signed-out');
           await page.getByRole('link', { name: 'Sign out of Sandbox Bank too' }).click();
           await check('Sign out of Sandbox Bank?', '11-sandbox-sign-out');
+          expect(browser.problems).toEqual([]);
+        } finally {
+          await browser.close();
+        }
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
+
+    it(
+      'steps up for a payment: SCA and the payment consent, the payment through the API; a second one within 5 minutes needs no code; API calls get the challenges',
+      async () => {
+        const browser = await openBrowser();
+        const { page } = browser;
+        /** A payment started over HTTP from this browser's session: the URL of its payment page. */
+        const draftPayment = async (payee: string, amount: string): Promise<string> => {
+          const started = await page.request.post(`${demo.url}/payments`, { form: { payee, amount }, maxRedirects: 0 });
+          expect(started.status()).toBe(303);
+          return new URL(started.headers().location ?? '', demo.url).href;
+        };
+        const asApi = (url: string) => page.request.get(url, { headers: { accept: 'application/json' }, maxRedirects: 0 });
+        try {
+          // signed in without the one-time code: the profile works
+          await page.goto(`${demo.url}/profile`);
+          await signInAtSandbox(page, 'Paula Payer');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await expectHeading(page, 'Confirm it’s you');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+          await expectHeading(page, 'Your profile');
+          expect(await claimRow(page, 'acr')).toContain('urn:openbanking:psd2:ca');
+
+          // an API-style request to a payment page: the RFC 9470 challenge, no redirect
+          const challenged = await asApi(await draftPayment('acme-energy', '5.00'));
+          expect(challenged.status()).toBe(401);
+          expect(challenged.headers()['www-authenticate']).toBe(
+            'Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:openbanking:psd2:sca", max_age="300"',
+          );
+          expect(await challenged.json()).toEqual({ error: 'insufficient_user_authentication' });
+
+          await page.getByRole('navigation').getByRole('link', { name: 'Payments' }).click();
+          await expectHeading(page, 'Make a payment');
+          await page.getByLabel('Pay to').selectOption('acme-energy');
+          await page.getByLabel('Amount in pounds').fill('25.00');
+          await screenshot(page, '15-payment-form');
+          await page.getByRole('button', { name: 'Continue to pay' }).click();
+
+          // the step-up: the payment consent, in plain words, then the code, now required
+          await expectHeading(page, 'Allow Relying Party Demo to access your data?');
+          expect(page.url()).toContain(`${demo.issuer}/interaction/`);
+          await expect(page.getByRole('listitem').filter({ hasText: 'payments:acme-energy:GBP:25.00' }).innerText()).resolves.toContain('Pay £25.00 to Acme Energy');
+          await screenshot(page, '16-sandbox-payment-consent');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await expectHeading(page, 'Confirm it’s you');
+          await expect(page.getByRole('main').innerText()).resolves.toContain('To confirm Pay £25.00 to Acme Energy for Relying Party Demo');
+          const code = page.getByLabel('One-time code');
+          expect(await code.evaluate((input: HTMLInputElement) => input.validity.valueMissing)).toBe(true);
+          await screenshot(page, '17-sandbox-payment-sca');
+          await code.fill('123456');
+          await page.getByRole('button', { name: 'Confirm' }).click();
+
+          await expectHeading(page, 'Payment sent');
+          await expect(page.getByRole('main').innerText()).resolves.toMatch(/Reference\s+pay_[\w-]+/);
+          await screenshot(page, '18-payment-sent');
+
+          // a second payment within 5 minutes: its consent, no new code
+          await page.getByRole('link', { name: 'Make another payment' }).click();
+          await page.getByLabel('Pay to').selectOption('city-water');
+          await page.getByLabel('Amount in pounds').fill('12.50');
+          await page.getByRole('button', { name: 'Continue to pay' }).click();
+          await expectHeading(page, 'Allow Relying Party Demo to access your data?');
+          await expect(page.getByRole('listitem').filter({ hasText: 'payments:city-water:GBP:12.50' }).innerText()).resolves.toContain('Pay £12.50 to City Water');
+          await page.getByRole('button', { name: 'Approve' }).click();
+          await expectHeading(page, 'Payment sent');
+          await expect(page.getByRole('main').innerText()).resolves.toContain('£12.50');
+          await screenshot(page, '19-second-payment-sent');
+
+          // signed in with SCA now: an API-style request lacking this payment's consent gets insufficient_scope
+          const unconsented = await asApi(await draftPayment('northwind-broadband', '9.99'));
+          expect(unconsented.status()).toBe(403);
+          expect(unconsented.headers()['www-authenticate']).toContain('error="insufficient_scope"');
+          expect(unconsented.headers()['www-authenticate']).toContain('scope="payments:northwind-broadband:GBP:9.99"');
+          expect(await unconsented.json()).toEqual({ error: 'insufficient_scope' });
           expect(browser.problems).toEqual([]);
         } finally {
           await browser.close();

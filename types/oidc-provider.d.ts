@@ -9,6 +9,38 @@ declare module 'oidc-provider' {
     InvalidTarget: new (description?: string) => Error;
   };
 
+  /** What an interaction policy check sees of the request being authorized. */
+  export interface PolicyContext {
+    oidc: {
+      params: Record<string, unknown>;
+      session: { accountId?: string; acr?: string };
+      /** The interaction result just submitted, while the authorization resumes. */
+      result?: InteractionResults;
+    };
+  }
+
+  export class Check {
+    constructor(reason: string, description: string, check: (ctx: PolicyContext) => Awaitable<boolean>);
+    static readonly REQUEST_PROMPT: true;
+    static readonly NO_NEED_TO_PROMPT: false;
+    readonly reason: string;
+  }
+
+  export class Prompt {
+    constructor(options: { name: string; requestable?: boolean }, ...checks: Check[]);
+    readonly name: string;
+    readonly checks: Check[] & { get(reason: string): Check | undefined };
+  }
+
+  /** The prompts in order; `base()` is oidc-provider's default policy (login, then consent). */
+  export type Policy = Prompt[] & { get(name: string): Prompt | undefined; add(prompt: Prompt, index?: number): void };
+
+  export const interactionPolicy: {
+    Check: typeof Check;
+    Prompt: typeof Prompt;
+    base(): Policy;
+  };
+
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
   type Awaitable<T> = T | Promise<T>;
@@ -43,6 +75,17 @@ declare module 'oidc-provider' {
     claims(use: string, scope: string): Awaitable<AccountClaims>;
   }
 
+  /** What `extraTokenClaims` and `getResourceServerInfo` see of the request issuing a token. */
+  export interface TokenContext {
+    oidc: {
+      params?: Record<string, unknown>;
+      entities: {
+        AuthorizationCode?: { acr?: string; authTime?: number; scope?: string };
+        RefreshToken?: { acr?: string; authTime?: number; scope?: string };
+      };
+    };
+  }
+
   export interface KoaContextWithOIDC {
     type: string;
     body: unknown;
@@ -70,7 +113,9 @@ declare module 'oidc-provider' {
     issueRefreshToken?: (ctx: unknown, client: ClientInstance, code: unknown) => Awaitable<boolean>;
     rotateRefreshToken?: boolean | ((ctx: unknown) => Awaitable<boolean>);
     pkce?: { required?: (ctx: unknown, client: ClientInstance) => boolean };
-    interactions?: { url?: (ctx: unknown, interaction: Interaction) => Awaitable<string> };
+    interactions?: { url?: (ctx: unknown, interaction: Interaction) => Awaitable<string>; policy?: Policy };
+    /** Claims added to access tokens (JWT ones carry them as they are). */
+    extraTokenClaims?: (ctx: TokenContext, token: unknown) => Awaitable<Record<string, unknown> | undefined>;
     cookies?: { keys?: string[] };
     clientBasedCORS?: (ctx: unknown, origin: string, client: ClientInstance) => boolean;
     renderError?: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Awaitable<void>;
@@ -95,7 +140,7 @@ declare module 'oidc-provider' {
         enabled: boolean;
         defaultResource?: (ctx: unknown) => Awaitable<string | undefined>;
         useGrantedResource?: (ctx: unknown) => Awaitable<boolean>;
-        getResourceServerInfo?: (ctx: unknown, resourceIndicator: string, client: ClientInstance) => Awaitable<{
+        getResourceServerInfo?: (ctx: TokenContext, resourceIndicator: string, client: ClientInstance) => Awaitable<{
           scope: string;
           audience: string;
           accessTokenFormat: 'jwt' | 'opaque';
@@ -129,12 +174,13 @@ declare module 'oidc-provider' {
     uid: string;
     prompt: { name: string; reasons: string[]; details: PromptDetails };
     params: Record<string, unknown> & { client_id: string };
-    session?: { accountId: string; uid: string };
+    session?: { accountId: string; uid: string; acr?: string };
     grantId?: string;
   }
 
   export interface InteractionResults {
-    login?: { accountId: string; acr?: string; amr?: string[]; remember?: boolean };
+    /** `ts`: when the user authenticated (epoch seconds, the ID token's `auth_time`); default now. */
+    login?: { accountId: string; acr?: string; amr?: string[]; remember?: boolean; ts?: number };
     consent?: { grantId?: string };
     error?: string;
     error_description?: string;

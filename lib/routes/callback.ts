@@ -11,6 +11,7 @@ import { rememberSession } from '../logout-index.js';
 import type { PendingLogin, RequestSession } from '../session.js';
 import { clearAuth, regenerateSession, requireSession, saveSession, takePendingLogin } from '../session.js';
 import { signedOutAt } from '../sign-out.js';
+import { checkLoginAnswer } from '../step-up.js';
 import { toAuthRecord } from '../tokens.js';
 
 const debug = createDebug('express-relying-party:callback');
@@ -112,6 +113,7 @@ export function createCallback(config: Config, provider: Provider) {
     if (config.openid && (claims === undefined || record.idToken === undefined)) {
       throw new RelyingPartyError('id_token_invalid', 'The provider returned no ID token for an `openid` login.');
     }
+    await checkLoginAnswer(req, login, record, claims, config);
     if (config.fetchUserInfo) record.userinfo = await requestUserInfo(provider, record, record.accessToken);
 
     // a sign-out while the code was being exchanged (another tab, back-channel logout) wins

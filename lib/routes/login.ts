@@ -9,17 +9,17 @@ import { safeReturnTo } from '../return-to.js';
 import { addPendingLogin, requireSession, saveSession } from '../session.js';
 import type { PendingLogin, RequestSession } from '../session.js';
 import { RelyingPartyError } from '../errors.js';
+import { authorizationRequest } from '../step-up.js';
+import type { LoginRequest } from '../step-up.js';
 
 const debug = createDebug('express-relying-party:login');
 
-/** How a login is started beyond the configured parameters. */
-export interface LoginOptions {
-  /** `silentLogin`: `prompt=none`, and "not signed in at the provider" ends it quietly back on `returnTo`. */
-  silent?: boolean;
-}
-
-/** Starts a login: records a pending login and redirects to the authorize endpoint. */
-export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string, options?: LoginOptions) => Promise<void>;
+/**
+ * Starts a login: records a pending login and redirects to the authorize
+ * endpoint; `request` adds a step-up's parameters, or a silent login's
+ * `prompt=none`.
+ */
+export type StartLogin = (req: Request, res: Response, next: NextFunction, returnTo: string, request?: LoginRequest) => Promise<void>;
 
 /**
  * express-session sets no cookie with `cookie.secure` on a request it does
@@ -41,7 +41,7 @@ function checkCookieCanBeSet(req: Request, session: RequestSession): void {
  * except `returnTo`, which stays in the session.
  */
 export function createLogin(config: Config, provider: Provider): { startLogin: StartLogin; loginHandler: RequestHandler } {
-  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, options: LoginOptions = {}): Promise<void> {
+  async function startLogin(req: Request, res: Response, next: NextFunction, returnTo: string, request?: LoginRequest): Promise<void> {
     authRouteHeaders(res);
     try {
       const session = requireSession(req);
@@ -51,24 +51,24 @@ export function createLogin(config: Config, provider: Provider): { startLogin: S
       // PKCE always (S256), even for confidential clients: it binds the code to this browser's session
       const state = client.randomState();
       const codeVerifier = client.randomPKCECodeVerifier();
+      const { parameters: requested, asked } = authorizationRequest(config, request);
       const parameters: Record<string, string> = {
-        ...config.authorizationParams,
+        ...requested,
         redirect_uri: config.redirectUri,
         response_type: 'code',
-        scope: config.scope,
         state,
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
       };
-      if (options.silent) parameters.prompt = 'none';
       const login: PendingLogin = { provider: config.name, codeVerifier, returnTo, createdAt: Date.now() };
-      if (options.silent) login.silent = true;
+      if (request?.silent) login.silent = true;
+      if (asked) login.asked = asked;
       if (config.openid) login.nonce = parameters.nonce = client.randomNonce();
       // PAR, JAR and dpop_jkt as the options say
-      const request = await buildAuthorizationRequest(config, provider, configuration, parameters);
+      const built = await buildAuthorizationRequest(config, provider, configuration, parameters);
       // recorded when it was not a plain one: sessions stay small
-      if (request.pushed || request.signed) login.authorizationRequest = { pushed: request.pushed, signed: request.signed };
-      const authorizationUrl = request.url;
+      if (built.pushed || built.signed) login.authorizationRequest = { pushed: built.pushed, signed: built.signed };
+      const authorizationUrl = built.url;
 
       addPendingLogin(session, state, login, config);
       // stored before the redirect, or a fast provider could send the browser back first

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC, TokenContext } from 'oidc-provider';
 import type { OidcProviderModule } from './load-provider.js';
 import type { SandboxConfig } from './options.js';
+import { parsePaymentScope } from './payment-scopes.js';
 import { SANDBOX_ACR_VALUES } from './sca.js';
+import { scaPolicy } from './sca-policy.js';
 import type { SandboxUsers } from './users.js';
 import type { SandboxViews } from './views.js';
 
 /**
  * The oidc-provider configuration of the sandbox: one confidential client
  * (the app), the standard scopes and claims, PKCE for everyone, refresh
- * tokens, RP-initiated logout, and JWT access tokens for the optional API.
+ * tokens, RP-initiated logout, and JWT access tokens for the optional API
+ * (which also takes payment consents, `payments:…` dynamic scopes).
  * With `profile: 'fapi2'`, oidc-provider's FAPI 2.0 profile: pushed
  * authorization requests required, a `private_key_jwt` client whose
  * tokens are DPoP-bound, PS256/ES256/EdDSA only. Everything the sandbox
@@ -108,10 +111,10 @@ export function providerConfiguration(args: {
             defaultResource: () => api.audience,
             // the token request does not repeat `resource`: use the one granted at consent
             useGrantedResource: () => true,
-            getResourceServerInfo: (_ctx, resourceIndicator) => {
+            getResourceServerInfo: (ctx, resourceIndicator) => {
               if (resourceIndicator !== api.audience) throw new oidcProvider.InvalidTarget(`unknown resource ${resourceIndicator}`);
               return {
-                scope: api.scopes.join(' '),
+                scope: [...api.scopes, ...paymentScopesOf(ctx)].join(' '),
                 audience: api.audience,
                 accessTokenFormat: 'jwt',
                 accessTokenTTL: accessTokenTtl,
@@ -121,7 +124,13 @@ export function providerConfiguration(args: {
           }
         : { enabled: false },
     },
-    interactions: { url: (_ctx, interaction) => `${interactionPath}/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `${interactionPath}/${interaction.uid}`, policy: scaPolicy(oidcProvider.interactionPolicy) },
+    // RFC 9068 §2.2.1: the API's JWT access tokens say how and when the user
+    // authenticated, so the API can ask for a step-up itself (RFC 9470)
+    extraTokenClaims: (ctx) => {
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      return source === undefined ? undefined : { acr: source.acr, auth_time: source.authTime };
+    },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     ttl: {
       AccessToken: accessTokenTtl,
@@ -137,4 +146,17 @@ export function providerConfiguration(args: {
       ctx.body = views.providerErrorPage({ status: ctx.status, error: out.error, description: out.error_description });
     },
   };
+}
+
+/**
+ * The payment scopes of the request at hand: a resource server's scopes are
+ * a fixed list in oidc-provider, so the well-formed `payments:…` scopes of
+ * the authorization request (or of the code or refresh token being
+ * exchanged) are added to it, and each payment can be consented to.
+ */
+function paymentScopesOf(ctx: TokenContext): string[] {
+  const { params, entities } = ctx.oidc;
+  const sources = [params?.scope, entities.AuthorizationCode?.scope, entities.RefreshToken?.scope];
+  const scopes = sources.flatMap((scope) => (typeof scope === 'string' ? scope.split(' ') : []));
+  return [...new Set(scopes.filter((scope) => parsePaymentScope(scope) !== undefined))];
 }

@@ -1,4 +1,4 @@
-import type { AdapterFactory, Provider } from 'oidc-provider';
+import type { AdapterFactory, Provider, interactionPolicy } from 'oidc-provider';
 
 /** What the sandbox takes from `oidc-provider`. */
 export interface OidcProviderModule {
@@ -6,6 +6,8 @@ export interface OidcProviderModule {
   /** oidc-provider's `errors.InvalidTarget` (RFC 8707 `invalid_target`). */
   readonly InvalidTarget: new (description?: string) => Error;
   readonly createMemoryAdapter: () => AdapterFactory;
+  /** oidc-provider's `interactionPolicy`: its default prompts and the classes to add one. */
+  readonly interactionPolicy: typeof interactionPolicy;
 }
 
 export const MISSING_OIDC_PROVIDER =
@@ -24,12 +26,12 @@ function isOidcProviderMissing(err: unknown): boolean {
  */
 export async function loadOidcProvider(): Promise<OidcProviderModule> {
   try {
-    const { default: ProviderClass, errors } = await import('oidc-provider');
+    const { default: ProviderClass, errors, interactionPolicy: policies } = await import('oidc-provider');
     // oidc-provider's own in-memory store, chosen explicitly (which also
     // silences its "you MUST change the adapter" warning): a sandbox is meant
     // to forget every session and token when it stops
     const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
-    return { Provider: ProviderClass, InvalidTarget: errors.InvalidTarget, createMemoryAdapter: () => createMemoryAdapter() };
+    return { Provider: ProviderClass, InvalidTarget: errors.InvalidTarget, createMemoryAdapter: () => createMemoryAdapter(), interactionPolicy: policies };
   } catch (err) {
     if (isOidcProviderMissing(err)) throw new Error(MISSING_OIDC_PROVIDER, { cause: err });
     throw err;

@@ -18,7 +18,10 @@ export interface SandboxUser {
 export interface SandboxApi {
   /** Its resource indicator, also the `aud` of its access tokens; the default `resource` of every authorization request. */
   readonly audience: string;
-  /** The scopes it understands. Default is `['accounts:read']`. */
+  /**
+   * The scopes it understands, besides payment consents (`payments:<payee>:<currency>:<amount>`,
+   * see `paymentScope()`), which it always takes. Default is `['accounts:read']`.
+   */
   readonly scopes?: readonly string[] | undefined;
 }
 

@@ -71,13 +71,17 @@ export function sandboxViews(basePath: string) {
   }
 
   return {
-    /** Step 1: the login form. Any username and password are accepted. */
-    loginPage(args: { uid: string; clientName: string; knownUsers: readonly string[]; username?: string; error?: string }): string {
-      const { uid, clientName, knownUsers, username = '', error } = args;
+    /** Step 1: the login form. Any username and password are accepted. `again`: the app asked for a recent sign-in (`max_age`). */
+    loginPage(args: { uid: string; clientName: string; knownUsers: readonly string[]; username?: string; error?: string; again?: boolean }): string {
+      const { uid, clientName, knownUsers, username = '', error, again = false } = args;
       return page(
         'Sign in',
-        html`<h1>Sign in to ${BANK_NAME}</h1>
-      <p><strong>${clientName}</strong> wants you to sign in with your ${BANK_NAME} account.</p>
+        html`<h1>${again ? 'Sign in again' : html`Sign in to ${BANK_NAME}`}</h1>
+      ${
+        again
+          ? html`<p><strong>${clientName}</strong> needs you to have signed in recently, and your last sign-in at ${BANK_NAME} was a while ago: enter your password again.</p>`
+          : html`<p><strong>${clientName}</strong> wants you to sign in with your ${BANK_NAME} account.</p>`
+      }
       <p class="hint">Sandbox: any username and password work. The username becomes your name in the app.${
         knownUsers.length === 0 ? '' : html` Test users: ${knownUsers.map((user, i) => html`${i === 0 ? '' : ', '}<code>${user}</code>`)}.`
       }</p>
@@ -122,19 +126,32 @@ export function sandboxViews(basePath: string) {
       );
     },
 
-    /** Step 3: Strong Customer Authentication with a one-time code. */
-    scaPage(args: { uid: string; clientName: string; error?: string }): string {
-      const { uid, clientName, error } = args;
+    /**
+     * Step 3: Strong Customer Authentication with a one-time code; `required`
+     * when the app asked for SCA (an empty code is then refused), `payments`
+     * what the user confirms, in words.
+     */
+    scaPage(args: { uid: string; clientName: string; required?: boolean; payments?: readonly string[]; error?: string }): string {
+      const { uid, clientName, required = false, payments = [], error } = args;
+      const purpose =
+        payments.length > 0
+          ? html`To confirm ${payments.map((payment, i) => html`${i === 0 ? '' : ', '}<strong>${payment}</strong>`)} for <strong>${clientName}</strong>`
+          : html`To let <strong>${clientName}</strong> read your account data`;
       return page(
         'Confirm it’s you',
         html`<h1>Confirm it’s you</h1>
-      <p>To let <strong>${clientName}</strong> read your account data, enter the 6-digit one-time code shown in your authenticator app.</p>
-      <p class="hint">Sandbox: there is no authenticator app. Leave the field empty to continue with your password only,
-        or type any 6 digits to complete Strong Customer Authentication.</p>
+      <p>${purpose}, enter the 6-digit one-time code shown in your authenticator app.</p>
+      ${
+        required
+          ? html`<p class="hint">${clientName} asked for Strong Customer Authentication, so the code is required. Sandbox: there is no
+              authenticator app; type any 6 digits.</p>`
+          : html`<p class="hint">Sandbox: there is no authenticator app. Leave the field empty to continue with your password only,
+              or type any 6 digits to complete Strong Customer Authentication.</p>`
+      }
       ${errorBox(error)}
       <form method="post" action="${interactionAction(uid, 'sca')}" class="form">
-        <label for="otp">One-time code <span class="optional">(optional in the sandbox)</span></label>
-        <input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code" class="otp" size="8"
+        <label for="otp">One-time code <span class="optional">(${required ? 'required' : 'optional in the sandbox'})</span></label>
+        <input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code" class="otp" size="8"${required ? ' required' : ''}
           aria-describedby="otp-help${error === undefined ? '' : ' form-error'}"${error === undefined ? '' : html` aria-invalid="true"`}>
         <p id="otp-help" class="field-help">6 digits, for example 123456.</p>
         <button type="submit" class="primary">Confirm</button>
