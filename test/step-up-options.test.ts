@@ -19,7 +19,7 @@ describe('requiresAuth() options', () => {
   it.each<[string, unknown, RegExp]>([
     ['a misspelt option', { maxage: 300 }, /unknown option `maxage`\. Did you mean `maxAge`\?/],
     ['scope for scopes', { scope: ['a'] }, /Did you mean `scopes`\?/],
-    ['an unknown option far from any', { level: 2 }, /Known options: acr, maxAge, scopes, claims\./],
+    ['an unknown option far from any', { level: 2 }, /Known options: acr, maxAge, scopes, claims, loginUrl\./],
     ['an empty acr', { acr: '' }, /`acr` must be a non-empty string or array/],
     ['an empty acr list', { acr: [] }, /`acr` must be/],
     ['an acr with a quote', { acr: ['urn:"x'] }, /`acr` must be/],
