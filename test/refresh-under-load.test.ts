@@ -2,7 +2,7 @@
  * Refresh is single on a loaded machine: ten requests that find the access
  * token due at the same moment make exactly one refresh-token grant, and
  * all ten succeed, while another process keeps a CPU core busy, round after
- * round (each round's new tokens are due again a second later). Sessions in
+ * round (each round's new tokens are due again 1.5 s later). Sessions in
  * Redis, so every request loads and saves its own copy.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -39,14 +39,15 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('refresh on a loaded machine', () => {
   it(`${CONCURRENT} concurrent requests after expiry, ${ROUNDS} rounds: exactly one grant and ${CONCURRENT} × 200 every round`, async () => {
     const agent = request.agent(createTestApp(rpOptions(tp), redis.store()).app);
-    // every token lives 2 s, so it is due for a refresh 1 s after it was issued
-    tp.ttl.accessToken = 2;
+    // every token lives 3 s, so it is due for a refresh 1.5 s after it was issued: a request the busy
+    // machine holds up for a second still finds the round's new token fresh
+    tp.ttl.accessToken = 3;
     await login(agent, tp);
     // the provider takes a while to answer: the round's later requests load the session after the save
     tp.proxy.setFault('/token', { kind: 'holdResponse', ms: 80 });
     const rounds: { grants: number; statuses: number[] }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      await wait(1100);
+      await wait(1600);
       tp.proxy.clearRequests();
       // staggered, so that some load the session before the refreshed tokens are saved and some after
       const answers = await Promise.all(
