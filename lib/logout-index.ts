@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from 'express-session';
-import { readSideRecord, writeSideRecord } from './store.js';
+import { readSideRecord, recordKey, writeSideRecord } from './store.js';
 
 /**
  * Which app sessions belong to a provider session (`sid`) or a user
@@ -25,7 +24,7 @@ const MAX_WRITE_ROUNDS = 5;
 const queues = new Map<string, Promise<void>>();
 
 function indexKey(kind: 'sid' | 'sub', issuer: string, value: string): string {
-  return `erp:bcl:${kind}:${createHash('sha256').update(`${issuer} ${value}`).digest('base64url')}`;
+  return recordKey(`erp:bcl:${kind}:`, `${issuer} ${value}`);
 }
 
 /** The session ids recorded for a `sid` or `sub`. */

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Store } from 'express-session';
 import createDebug from 'debug';
 import { clearAuth } from './session.js';
 import type { RequestSession } from './session.js';
-import { readSideRecord, writeSideRecord } from './store.js';
+import { readSideRecord, recordKey, writeSideRecord } from './store.js';
 
 const debug = createDebug('express-relying-party:sign-out');
 
@@ -28,7 +27,7 @@ const MAX_LOCAL_MARKS = 100_000;
 const local = new Map<string, { endedAt: number; expires: number }>();
 
 function markKey(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('base64url');
+  return recordKey('erp:ended:', sessionId);
 }
 
 function localMark(key: string): number | undefined {
@@ -49,7 +48,7 @@ export async function markSignedOut(store: Store, sessionId: string): Promise<vo
     const oldest = local.keys().next();
     if (!oldest.done) local.delete(oldest.value);
   }
-  await writeSideRecord(store, `erp:ended:${key}`, endedAt, MARK_TTL_MS);
+  await writeSideRecord(store, key, endedAt, MARK_TTL_MS);
 }
 
 /**
@@ -60,7 +59,7 @@ export async function signedOutAt(store: Store, sessionId: string): Promise<numb
   const key = markKey(sessionId);
   const known = localMark(key);
   if (known !== undefined) return known;
-  const stored = await readSideRecord<number>(store, `erp:ended:${key}`);
+  const stored = await readSideRecord<number>(store, key);
   // checked again: a sign-out in this process may have happened while the store answered
   return localMark(key) ?? (typeof stored === 'number' ? stored : undefined);
 }

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { didYouMean } from './did-you-mean.js';
 import { RelyingPartyError } from './errors.js';
 import { reservedAuthorizationParams } from './options.js';
+import { isPlainObject } from './options/assert.js';
 
 /** The user's claims, as `requiresAuth({ claims })` gets them (`req.auth.user`). */
 export type UserClaims = Readonly<Record<string, unknown>>;
@@ -87,12 +88,6 @@ const prompts = new Set(['login', 'consent', 'select_account', 'create']);
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,512}$/;
 /** Scopes one route may ask for at most (a function could otherwise grow the authorization request without bound). */
 export const MAX_SCOPES = 50;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /** True for a valid scope token (RFC 6749 §3.3), the same set for `acr` values. */
 export function isScopeToken(value: unknown): value is string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
 import { RelyingPartyError } from './errors.js';
 
@@ -10,6 +11,15 @@ import { RelyingPartyError } from './errors.js';
  * it like a session.
  */
 type StoredSideRecord<T> = SessionData & { erp?: T };
+
+/**
+ * The store key of a record about `value` (a session id, a refresh token,
+ * an issuer and a `sid`…): `prefix` and its SHA-256, so that no secret and
+ * no user identifier appears in the store's key space.
+ */
+export function recordKey(prefix: string, value: string): string {
+  return `${prefix}${createHash('sha256').update(value).digest('base64url')}`;
+}
 
 function storeError(err: unknown, action: string): RelyingPartyError {
   return new RelyingPartyError('session_store_error', `The session store failed to ${action} a record.`, { cause: err });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
@@ -10,7 +9,7 @@ import { providerError } from './provider.js';
 import type { Provider } from './provider.js';
 import { authOf, clearAuth, requireSession, saveSession } from './session.js';
 import type { AuthRecord } from './session.js';
-import { readSideRecord, writeSideRecord } from './store.js';
+import { readSideRecord, recordKey, writeSideRecord } from './store.js';
 
 const debug = createDebug('express-relying-party:tokens');
 
@@ -73,7 +72,7 @@ export function needsRefresh(record: AuthRecord, config: Config): boolean {
 }
 
 function rotationKey(refreshToken: string): string {
-  return `erp:rotated:${createHash('sha256').update(refreshToken).digest('base64url')}`;
+  return recordKey('erp:rotated:', refreshToken);
 }
 
 /** What a refresh did to the session. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -9,7 +8,7 @@ import { authRouteHeaders } from '../http.js';
 import { forget, sessionsFor } from '../logout-index.js';
 import type { Config } from '../options.js';
 import type { Provider } from '../provider.js';
-import { destroyStored, readSideRecord, writeSideRecord } from '../store.js';
+import { destroyStored, readSideRecord, recordKey, writeSideRecord } from '../store.js';
 import { markSignedOut } from '../sign-out.js';
 
 const debug = createDebug('express-relying-party:backchannel-logout');
@@ -84,7 +83,7 @@ export function createBackchannelLogout(config: Config, provider: Provider) {
    * session store) in another instance; records it as used either way.
    */
   async function replayed(store: Store, issuer: string, jti: string): Promise<boolean> {
-    const key = `erp:bcl:jti:${createHash('sha256').update(`${issuer} ${jti}`).digest('base64url')}`;
+    const key = recordKey('erp:bcl:jti:', `${issuer} ${jti}`);
     const now = Date.now();
     for (const [id, expires] of seen) if (expires <= now) seen.delete(id);
     if (seen.has(key)) return true;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 import { didYouMean } from '../did-you-mean.js';
 import { RelyingPartyError } from '../errors.js';
+import { isPlainObject } from '../options/assert.js';
 
 /**
  * A user the sandbox knows in advance: their claims, `sub` required.
@@ -150,12 +151,6 @@ const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA'];
 
 function invalid(message: string): RelyingPartyError {
   return new RelyingPartyError('invalid_options', `startSandbox(): ${message}`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 function nonEmptyString(value: unknown, name: string): string {
